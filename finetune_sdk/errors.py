@@ -1,0 +1,297 @@
+"""The error tree. Every error the SDK raises on purpose is a ``FinetuneError``.
+
+```text
+FinetuneError
+├── ConfigurationError (ValueError)          missing key/env var, unknown provider, bad options
+│   └── ProviderNotInstalledError (ImportError)   the extra is missing; message has the pip hint
+├── UnsupportedFeatureError (NotImplementedError) .provider, .feature
+├── DatasetError (ValueError)                .file, .line, .field
+│   ├── DatasetValidationError               .findings (every problem, line-numbered)
+│   └── SensitiveDataError                   hosted upload of unscrubbed sensitive data refused
+├── BudgetExceededError (ValueError)         cost estimate above JobSpec.max_usd
+├── APIError                                 .provider, .request_id
+│   ├── APIConnectionError                   the request surely never reached the server
+│   │   └── APITimeoutError (TimeoutError)   it may have reached it (ambiguous)
+│   ├── APIResponseValidationError           the server answered something we cannot parse
+│   └── APIStatusError                       .status_code, .body, .provider_code, .retry_after
+│       ├── BadRequestError 400 · AuthenticationError 401 · PermissionDeniedError 403
+│       ├── NotFoundError 404 · ConflictError 409 · UnprocessableEntityError 422
+│       ├── RateLimitError 429               .retry_after (seconds) when the server said so
+│       └── InternalServerError >= 500
+├── JobError                                 .job
+│   ├── JobFailedError
+│   └── JobCancelledError
+├── WaitTimeoutError (TimeoutError)          .last (the last Job seen)
+├── LedgerError                              the local job ledger cannot be read or written
+└── LocalTrainerError                        worker crash, missing [local] extra, bad device
+```
+
+Messages never contain secrets: adapters pass vendor messages through :func:`redact` first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .types import Job
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ConfigurationError",
+    "ConflictError",
+    "DatasetError",
+    "DatasetValidationError",
+    "FinetuneError",
+    "InternalServerError",
+    "JobCancelledError",
+    "JobError",
+    "JobFailedError",
+    "LedgerError",
+    "LocalTrainerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProviderNotInstalledError",
+    "RateLimitError",
+    "SensitiveDataError",
+    "UnprocessableEntityError",
+    "UnsupportedFeatureError",
+    "WaitTimeoutError",
+    "redact",
+    "status_error",
+]
+
+
+class FinetuneError(Exception):
+    """Base class of every error raised by finetune_sdk."""
+
+
+class ConfigurationError(FinetuneError, ValueError):
+    """Something the caller must set or fix before anything is sent (keys, names, options)."""
+
+
+class ProviderNotInstalledError(ConfigurationError, ImportError):
+    """The provider's optional dependencies are not installed."""
+
+
+class UnsupportedFeatureError(FinetuneError, NotImplementedError):
+    """The provider cannot do what was asked (an operation or a hyperparameter)."""
+
+    def __init__(self, provider: str, feature: str, hint: str | None = None) -> None:
+        self.provider = provider
+        self.feature = feature
+        message = f"{provider} does not support {feature}"
+        super().__init__(f"{message}. {hint}" if hint else message)
+
+
+class DatasetError(FinetuneError, ValueError):
+    """A dataset file cannot be used; points at the file, line and field when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file, self.line, self.field = file, line, field
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        prefix = f"{where}: " if where else ""
+        suffix = f" (field {field})" if field else ""
+        super().__init__(f"{prefix}{message}{suffix}")
+
+
+class DatasetValidationError(DatasetError):
+    """Validation found errors; ``findings`` lists every one of them."""
+
+    def __init__(self, message: str, findings: list[Any], *, file: str | None = None) -> None:
+        self.findings = findings
+        super().__init__(message, file=file)
+
+
+class SensitiveDataError(DatasetError):
+    """A dataset marked sensitive was about to leave the machine unscrubbed."""
+
+
+class BudgetExceededError(FinetuneError, ValueError):
+    """The cost estimate is above the caller's ``max_usd``."""
+
+    def __init__(self, message: str, estimate: Any = None) -> None:
+        self.estimate = estimate
+        super().__init__(message)
+
+
+class APIError(FinetuneError):
+    """A call to a provider's API failed."""
+
+    def __init__(
+        self, message: str, *, provider: str | None = None, request_id: str | None = None
+    ) -> None:
+        self.provider = provider
+        self.request_id = request_id
+        self.message = message
+        parts = [f"[{provider}] " if provider else "", message]
+        if request_id:
+            parts.append(f" (request id {request_id})")
+        super().__init__("".join(parts))
+
+
+class APIConnectionError(APIError):
+    """The connection failed before the request could have been processed."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """The request timed out; the server may or may not have acted on it."""
+
+
+class APIResponseValidationError(APIError):
+    """The server's answer was not what the API documents (bad JSON, missing fields)."""
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status."""
+
+    status_code: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        provider: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+        provider_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        if status_code is not None:
+            self.status_code = status_code
+        self.body = body
+        self.retry_after = retry_after
+        self.provider_code = provider_code
+        super().__init__(
+            f"HTTP {self.status_code}: {message}", provider=provider, request_id=request_id
+        )
+
+
+class BadRequestError(APIStatusError):
+    status_code = 400
+
+
+class AuthenticationError(APIStatusError):
+    status_code = 401
+
+
+class PermissionDeniedError(APIStatusError):
+    status_code = 403
+
+
+class NotFoundError(APIStatusError):
+    status_code = 404
+
+
+class ConflictError(APIStatusError):
+    status_code = 409
+
+
+class UnprocessableEntityError(APIStatusError):
+    status_code = 422
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429. ``retry_after`` holds the server's hint in seconds, when it gave one."""
+
+    status_code = 429
+
+
+class InternalServerError(APIStatusError):
+    status_code = 500
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error(
+    status_code: int,
+    message: str,
+    *,
+    provider: str | None = None,
+    request_id: str | None = None,
+    body: Any = None,
+    provider_code: str | None = None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the right ``APIStatusError`` subclass for an HTTP status code."""
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    kwargs: dict[str, Any] = dict(
+        status_code=status_code,
+        provider=provider,
+        request_id=request_id,
+        body=body,
+        provider_code=provider_code,
+        retry_after=retry_after,
+    )
+    return cls(message, **kwargs)
+
+
+class JobError(FinetuneError):
+    """A job ended in a state the caller did not want."""
+
+    def __init__(self, message: str, job: Job) -> None:
+        self.job = job
+        super().__init__(message)
+
+
+class JobFailedError(JobError):
+    """The job failed; ``job.error`` carries the vendor's message."""
+
+
+class JobCancelledError(JobError):
+    """The job was cancelled."""
+
+
+class WaitTimeoutError(FinetuneError, TimeoutError):
+    """``wait()`` gave up before the job finished; ``last`` is the last Job seen."""
+
+    def __init__(self, message: str, last: Any) -> None:
+        self.last = last
+        super().__init__(message)
+
+
+class LedgerError(FinetuneError):
+    """The local job ledger cannot be read or written."""
+
+
+class LocalTrainerError(FinetuneError):
+    """The local trainer cannot run (missing extra, crashed worker, bad device)."""
+
+
+_BEARER = re.compile(r"(?i)(bearer\s+|api[_-]?key[=:\s\"']+|token[=:\s\"']+)[A-Za-z0-9._\-]{8,}")
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Replace every known secret, and anything that looks like a bearer token, with ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _BEARER.sub(lambda m: m.group(1) + "***", text)

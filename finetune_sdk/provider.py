@@ -1,0 +1,191 @@
+"""The Provider interface every adapter implements, and the preflight every spec passes.
+
+Adapters are synchronous and know one vendor's wire format; everything shared (waiting, retry
+rules for creates, dedupe, ledger, progress) lives in ``lifecycle.py`` and ``client.py``.
+
+Contract for adapter authors (checked by ``finetune_sdk.testing.conformance``):
+- ``create_job`` sends the create once (no retries: the lifecycle decides), and stores
+  ``spec.client_ref`` where ``find_job`` can find it again (metadata, labels, client-chosen id).
+- every other call retries through ``self.retry.call(...)``.
+- vendor exceptions are translated to ``finetune_sdk.errors`` at the boundary, secrets redacted.
+- an unknown vendor status maps to ``JobStatus.UNKNOWN`` and never raises.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import ValidationError
+
+from .errors import ConfigurationError, UnsupportedFeatureError
+from .retry import RetryPolicy
+from .types import (
+    Capabilities,
+    Checkpoint,
+    DatasetRef,
+    Job,
+    JobEvent,
+    JobSpec,
+    JobStatus,
+    MetricPoint,
+    ModelRef,
+    ProviderOptions,
+)
+
+__all__ = ["Provider", "PreflightWarning"]
+
+
+class PreflightWarning(UserWarning):
+    """A spec field the provider will ignore (only with ``JobSpec(strict=False)``)."""
+
+
+class Provider(ABC):
+    """One fine-tuning backend (a vendor API or the local trainer)."""
+
+    name: ClassVar[str]
+    """Registry name, e.g. ``"openai"``."""
+    capabilities: ClassVar[Capabilities]
+    STATUS_MAP: ClassVar[Mapping[str, JobStatus]] = {}
+    """Vendor status string -> JobStatus. Missing strings map to UNKNOWN."""
+    options_type: ClassVar[type[ProviderOptions] | None] = None
+    """The typed options model this provider accepts in ``JobSpec.options``."""
+
+    def __init__(self, *, retry: RetryPolicy | None = None) -> None:
+        self.retry = retry or RetryPolicy()
+
+    # -- required -------------------------------------------------------------------------
+    @abstractmethod
+    def upload_dataset(
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+    ) -> DatasetRef:
+        """Upload a JSONL file (already in our chat/preference format) and return its ref.
+
+        The adapter converts to the vendor's wire format itself.
+        """
+
+    @abstractmethod
+    def create_job(self, spec: JobSpec) -> Job:
+        """Start a job once. ``spec.training_file`` is a DatasetRef here (the client uploads)."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job:
+        """The job as the vendor reports it now."""
+
+    @abstractmethod
+    def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
+        """Newest first, walking every page until ``limit`` jobs were yielded."""
+
+    @abstractmethod
+    def cancel_job(self, job_id: str) -> Job:
+        """Ask the vendor to stop the job; returns the job as it is after the request."""
+
+    @abstractmethod
+    def resolve_model(self, job: Job) -> ModelRef:
+        """The servable model of a succeeded job, saying whether it needs a deployment first."""
+
+    # -- optional -------------------------------------------------------------------------
+    def list_events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
+        """The job's event log, oldest first."""
+        raise self.unsupported("events")
+
+    def get_metrics(self, job_id: str) -> list[MetricPoint]:
+        """Training metrics (loss curve) reported so far."""
+        raise self.unsupported("metrics")
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """Intermediate checkpoints."""
+        raise self.unsupported("checkpoints")
+
+    def pause_job(self, job_id: str) -> Job:
+        """Pause a running job."""
+        raise self.unsupported("pause/resume")
+
+    def resume_job(self, job_id: str) -> Job:
+        """Resume a paused job."""
+        raise self.unsupported("pause/resume")
+
+    def find_job(self, client_ref: str) -> Job | None:
+        """The job created for ``client_ref``, if the vendor has one (dedupe after a failure).
+
+        The default walks ``list_jobs``; adapters override it with a filtered query.
+        """
+        for job in self.list_jobs():
+            if job.client_ref == client_ref:
+                return job
+        return None
+
+    def close(self) -> None:
+        """Release HTTP connections."""
+
+    # -- shared behaviour -----------------------------------------------------------------
+    def map_status(self, raw: str | None) -> JobStatus:
+        """Vendor status -> JobStatus; an unknown string is UNKNOWN, never an exception."""
+        if raw is None:
+            return JobStatus.UNKNOWN
+        return self.STATUS_MAP.get(raw, JobStatus.UNKNOWN)
+
+    def unsupported(self, feature: str, hint: str | None = None) -> UnsupportedFeatureError:
+        """The error for an operation or field this provider lacks."""
+        return UnsupportedFeatureError(self.name, feature, hint)
+
+    def preflight(self, spec: JobSpec) -> list[str]:
+        """Check a spec against Capabilities before anything is uploaded.
+
+        Raises UnsupportedFeatureError / ConfigurationError; returns warnings (strict=False).
+        """
+        caps = self.capabilities
+        found: list[str] = []
+        if spec.method not in caps.methods:
+            raise self.unsupported(f"method={spec.method!r}", f"Supported: {sorted(caps.methods)}.")
+        if spec.validation_file is not None and not caps.validation_file:
+            found.append("a validation file")
+        for name in spec.hyperparameters.set_fields():
+            if name not in caps.hyperparameters:
+                found.append(f"the hyperparameter {name!r}")
+        hint = f"Supported hyperparameters: {sorted(caps.hyperparameters)}."
+        messages: list[str] = []
+        for what in found:
+            if spec.strict:
+                raise self.unsupported(what, hint + " Pass strict=False to ignore such fields.")
+            message = f"{self.name} ignores {what}"
+            warnings.warn(message, PreflightWarning, stacklevel=3)
+            messages.append(message)
+        self.resolve_options(spec)
+        messages.extend(self.check_spec(spec))
+        return messages
+
+    def check_spec(self, spec: JobSpec) -> list[str]:
+        """Vendor-specific checks (sunsets, enums, model lists); returns warnings."""
+        return []
+
+    def resolve_options(self, spec: JobSpec) -> Any:
+        """``spec.options`` as this provider's typed options model (defaults when absent)."""
+        if self.options_type is None:
+            if spec.options:
+                raise ConfigurationError(f"{self.name} takes no options; got {spec.options!r}")
+            return None
+        raw = spec.options
+        if raw is None:
+            return self.options_type()
+        if isinstance(raw, self.options_type):
+            return raw
+        if isinstance(raw, ProviderOptions):
+            raise ConfigurationError(
+                f"{self.name} expects {self.options_type.__name__} in JobSpec.options,"
+                f" got {type(raw).__name__}"
+            )
+        try:
+            return self.options_type.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid {self.name} options: {exc}") from None
+
+    def poll_interval(self) -> float:
+        """Seconds between polls when the server gives no hint."""
+        return self.capabilities.default_poll_interval
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,1 @@
+"""Provider adapters, one module per vendor; import them through ``finetune_sdk.registry``."""
