@@ -42,13 +42,13 @@ class ProviderEntry:
 _registry: dict[str, ProviderEntry] = {
     "fake": ProviderEntry("finetune_sdk.providers.fake:FakeProvider"),
     "local": ProviderEntry("finetune_sdk.providers.local:LocalProvider", "local"),
-    "openai": ProviderEntry("finetune_sdk.providers.openai:OpenAIProvider", "openai"),
-    "fireworks": ProviderEntry("finetune_sdk.providers.fireworks:FireworksProvider"),
+    "openai": ProviderEntry("finetune_sdk.providers.openai.adapter:OpenAIProvider", "openai"),
+    "fireworks": ProviderEntry("finetune_sdk.providers.fireworks.adapter:FireworksProvider"),
     "gemini": ProviderEntry(
-        "finetune_sdk.providers.gemini:GeminiProvider", "google", ("vertex", "google")
+        "finetune_sdk.providers.gemini.adapter:GeminiProvider", "google", ("vertex", "google")
     ),
     "huggingface": ProviderEntry(
-        "finetune_sdk.providers.huggingface:HuggingFaceProvider", "hf", ("autotrain", "hf")
+        "finetune_sdk.providers.huggingface.adapter:HuggingFaceProvider", "hf", ("autotrain", "hf")
     ),
 }
 known_providers = MappingProxyType(_registry)

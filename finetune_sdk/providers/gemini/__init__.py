@@ -1,0 +1,1 @@
+"""Gemini tuning on Vertex AI: adapter (``adapter.py``, ``google-genai`` imported lazily) and wire format (``dataset.py``)."""

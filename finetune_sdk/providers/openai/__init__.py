@@ -1,0 +1,1 @@
+"""OpenAI fine-tuning: adapter (``adapter.py``, official ``openai`` SDK, imported lazily) and wire format (``dataset.py``)."""
