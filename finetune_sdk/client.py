@@ -1,0 +1,458 @@
+"""``Client`` and ``AsyncClient``: pick a provider by name, then datasets / jobs / models.
+
+```python
+from finetune_sdk import Client
+client = Client("fake")                      # or "openai", "fireworks", "gemini", "huggingface", "local"
+job = client.jobs.run(base_model="base", training_file="chats.jsonl")
+print(client.models.resolve(job).id)
+```
+
+Every job goes through the ledger (intent before create, vendor id after), so a crashed process
+can reattach with ``Client.for_job(job_id)`` or ``finetune wait <id>``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from . import lifecycle
+from .errors import ConfigurationError, DatasetError, JobError, LedgerError
+from .ledger import Ledger, LedgerRow
+from .provider import Provider
+from .registry import create_provider
+from .retry import RetryPolicy
+from .types import (
+    Checkpoint,
+    DatasetRef,
+    Job,
+    JobEvent,
+    JobSpec,
+    JobStatus,
+    MetricPoint,
+    ModelRef,
+)
+
+__all__ = ["AsyncClient", "Client"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+LedgerArg = Ledger | str | Path | Literal[False] | None
+
+
+class Datasets:
+    """``client.datasets``: upload training data (with the sensitive-data gate)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def upload(
+        self,
+        path: str | Path,
+        *,
+        purpose: Literal["train", "validation"] = "train",
+        sensitive: bool | None = None,
+        allow_sensitive: bool = False,
+    ) -> DatasetRef:
+        """Upload a JSONL file. Refuses unscrubbed sensitive data for hosted providers."""
+        from .data.privacy import check_upload_allowed
+
+        file = Path(path)
+        if not file.is_file():
+            raise DatasetError("no such file (expected a JSONL dataset)", file=str(file))
+        provider = self._client.provider
+        check_upload_allowed(
+            file,
+            provider=provider.name,
+            hosted=provider.capabilities.hosted,
+            sensitive=sensitive,
+            allow_sensitive=allow_sensitive,
+        )
+        return provider.upload_dataset(file, purpose=purpose)
+
+
+class Jobs:
+    """``client.jobs``: create, watch and control fine-tuning jobs."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def _provider(self) -> Provider:
+        return self._client.provider
+
+    def _record(self, job: Job) -> Job:
+        if self._client.ledger is not None:
+            self._client.ledger.update(job)
+        return job
+
+    def create(self, spec: JobSpec | None = None, **fields: Any) -> Job:
+        """Preflight, upload local files, then create the job at most once (see lifecycle)."""
+        spec = _as_spec(spec, fields)
+        ledger = self._client.ledger
+        if ledger is not None:
+            row = ledger.get(spec.client_ref)
+            if row is not None and row.job_id:
+                return self.get(row.job_id)
+        self._provider.preflight(spec)
+        if spec.max_usd is not None:
+            from .cost import enforce_budget
+
+            local = spec.training_file if isinstance(spec.training_file, (str, Path)) else None
+            enforce_budget(spec, self._provider.name, Path(local) if local else None)
+        updates: dict[str, Any] = {}
+        for name, purpose in (("training_file", "train"), ("validation_file", "validation")):
+            value = getattr(spec, name)
+            if isinstance(value, (str, Path)):
+                updates[name] = self._client.datasets.upload(
+                    value, purpose=purpose, allow_sensitive=spec.allow_sensitive
+                )
+        if updates:
+            spec = spec.model_copy(update=updates)
+        return lifecycle.create_job(self._provider, spec, ledger=ledger)
+
+    def get(self, job_id: str) -> Job:
+        """The job now (and the ledger row refreshed)."""
+        return self._record(self._provider.get_job(job_id))
+
+    def list(self, *, limit: int | None = None, all_providers: bool = False) -> Iterator[Job]:
+        """Jobs of this provider (live), or with ``all_providers=True`` every job in the ledger."""
+        if not all_providers:
+            yield from self._provider.list_jobs(limit=limit)
+            return
+        if self._client.ledger is None:
+            raise ConfigurationError("all_providers=True reads the ledger, which is disabled")
+        for row in self._client.ledger.list(limit=limit):
+            if row.job_id:
+                yield _job_from_row(row)
+
+    def cancel(self, job_id: str) -> Job:
+        """Ask the provider to stop the job."""
+        return self._record(self._provider.cancel_job(job_id))
+
+    def pause(self, job_id: str) -> Job:
+        """Pause a running job (providers with pause/resume)."""
+        return self._record(self._provider.pause_job(job_id))
+
+    def resume(self, job_id: str) -> Job:
+        """Resume a paused job."""
+        return self._record(self._provider.resume_job(job_id))
+
+    def events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
+        """The job's event log, oldest first."""
+        return self._provider.list_events(job_id, limit=limit)
+
+    def metrics(self, job_id: str) -> list[MetricPoint]:
+        """The loss curve and other metrics reported so far."""
+        return self._provider.get_metrics(job_id)
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """Intermediate checkpoints."""
+        return self._provider.list_checkpoints(job_id)
+
+    def wait(
+        self,
+        job: Job | str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: Callable[[Job], None] | None = None,
+        progress: bool | None = None,
+    ) -> Job:
+        """Poll until the job finishes and return it, whatever the outcome.
+
+        Raises WaitTimeoutError (with ``.last``) after ``timeout`` seconds. ``progress=None``
+        shows a progress bar only when stderr is a terminal.
+        """
+        from .progress import job_progress
+
+        job_id = job.id if isinstance(job, Job) else job
+        with job_progress(job_id, enabled=progress) as show:
+            final = lifecycle.wait_for_job(
+                self._provider,
+                job_id,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_update=_chain(self._record, show, on_update),
+            )
+        return self._record(final)
+
+    def run(
+        self,
+        spec: JobSpec | None = None,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: Callable[[Job], None] | None = None,
+        progress: bool | None = None,
+        **fields: Any,
+    ) -> Job:
+        """Create, wait, and raise JobFailedError / JobCancelledError unless it succeeded."""
+        job = self.create(spec, **fields)
+        final = self.wait(
+            job, timeout=timeout, poll_interval=poll_interval, on_update=on_update,
+            progress=progress,
+        )
+        return final.raise_for_status()
+
+
+class Models:
+    """``client.models``: the servable model of a finished job."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def resolve(self, job: Job | str) -> ModelRef:
+        """ModelRef of a succeeded job; says whether it needs a deployment before inference."""
+        current = self._client.jobs.get(job) if isinstance(job, str) else job
+        current.raise_for_status()
+        if current.status is not JobStatus.SUCCEEDED:
+            raise JobError(
+                f"{current.provider} job {current.id} has not finished (status"
+                f" {current.status.value}); wait for it first",
+                current,
+            )
+        return self._client.provider.resolve_model(current)
+
+
+class Client:
+    """One provider, plus the ledger, behind ``datasets`` / ``jobs`` / ``models``."""
+
+    def __init__(
+        self,
+        provider: str | Provider = "fake",
+        *,
+        ledger: LedgerArg = None,
+        retry: RetryPolicy | None = None,
+        **credentials: Any,
+    ) -> None:
+        """Args:
+        provider: a registered name ("openai", "local", ...) or a Provider instance.
+        ledger: None for the default ledger file, a path, a Ledger, or False for none.
+        retry: the retry policy for the provider's API calls.
+        credentials: the adapter's keyword arguments (api_key=..., project=..., ...).
+        """
+        if isinstance(provider, Provider):
+            if credentials or retry is not None:
+                raise ConfigurationError("pass credentials/retry to the Provider, not the Client")
+            self.provider = provider
+        else:
+            if retry is not None:
+                credentials["retry"] = retry
+            self.provider = create_provider(provider, **credentials)
+        self.ledger: Ledger | None = _open_ledger(ledger)
+        self.datasets = Datasets(self)
+        self.jobs = Jobs(self)
+        self.models = Models(self)
+
+    @classmethod
+    def for_job(cls, job_id: str, *, ledger: LedgerArg = None, **credentials: Any) -> Client:
+        """A client for the provider that ran ``job_id``, found in the ledger (reattach)."""
+        opened = _open_ledger(ledger)
+        if opened is None:
+            raise ConfigurationError("for_job() needs the ledger")
+        row = opened.find_job(job_id)
+        if row is None:
+            raise LedgerError(
+                f"job {job_id} is not in the ledger at {opened.path}; pass --provider to look it up"
+            )
+        return cls(row.provider, ledger=opened, **credentials)
+
+    def close(self) -> None:
+        """Release the provider's connections."""
+        self.provider.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(provider={self.provider!r})"
+
+
+def _open_ledger(ledger: LedgerArg) -> Ledger | None:
+    if ledger is False:
+        return None
+    if isinstance(ledger, Ledger):
+        return ledger
+    return Ledger(ledger)
+
+
+def _as_spec(spec: JobSpec | None, fields: dict[str, Any]) -> JobSpec:
+    if spec is None:
+        return JobSpec(**fields)
+    if fields:
+        return JobSpec(**{**dict(spec), **fields})
+    return spec
+
+
+def _chain(*callbacks: Callable[[Job], Any] | None) -> Callable[[Job], None]:
+    def call(job: Job) -> None:
+        for callback in callbacks:
+            if callback is not None:
+                callback(job)
+
+    return call
+
+
+def _job_from_row(row: LedgerRow) -> Job:
+    from .types import JobFailure
+
+    try:
+        status = JobStatus(row.status)
+    except ValueError:
+        status = JobStatus.UNKNOWN
+    return Job(
+        id=row.job_id or "",
+        provider=row.provider,
+        status=status,
+        provider_status=row.provider_status,
+        base_model=row.base_model,
+        output_model=row.model_id,
+        client_ref=row.client_ref,
+        error=JobFailure(message=row.error) if row.error else None,
+    )
+
+
+# -- async ---------------------------------------------------------------------------------
+def _threaded(method: Callable[P, T]) -> Callable[P, Any]:
+    """The async twin of a sync facade method: same signature, run in a worker thread."""
+
+    @functools.wraps(method)
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        import anyio
+
+        bound = getattr(self._sync, method.__name__)
+        return await anyio.to_thread.run_sync(functools.partial(bound, *args, **kwargs))
+
+    return run  # type: ignore[return-value]
+
+
+class AsyncDatasets:
+    """Async ``client.datasets``."""
+
+    def __init__(self, sync: Datasets) -> None:
+        self._sync = sync
+
+    upload = _threaded(Datasets.upload)
+
+
+class AsyncJobs:
+    """Async ``client.jobs``; ``wait`` sleeps with the event loop, polls in a thread."""
+
+    def __init__(self, sync: Jobs) -> None:
+        self._sync = sync
+
+    create = _threaded(Jobs.create)
+    get = _threaded(Jobs.get)
+    cancel = _threaded(Jobs.cancel)
+    pause = _threaded(Jobs.pause)
+    resume = _threaded(Jobs.resume)
+    metrics = _threaded(Jobs.metrics)
+    checkpoints = _threaded(Jobs.checkpoints)
+
+    async def list(self, *, limit: int | None = None, all_providers: bool = False) -> list[Job]:
+        """Like ``Client.jobs.list``, collected into a list."""
+        import anyio
+
+        return await anyio.to_thread.run_sync(
+            lambda: [*self._sync.list(limit=limit, all_providers=all_providers)]
+        )
+
+    async def events(self, job_id: str, *, limit: int | None = None) -> list[JobEvent]:
+        """Like ``Client.jobs.events``, collected into a list."""
+        import anyio
+
+        return await anyio.to_thread.run_sync(lambda: [*self._sync.events(job_id, limit=limit)])
+
+    async def wait(
+        self,
+        job: Job | str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: Callable[[Job], None] | None = None,
+        progress: bool | None = None,
+    ) -> Job:
+        """Like ``Client.jobs.wait``, without blocking the event loop between polls."""
+        import anyio
+
+        from .progress import job_progress
+
+        job_id = job.id if isinstance(job, Job) else job
+        provider = self._sync._provider
+        with job_progress(job_id, enabled=progress) as show:
+            state = lifecycle.WaitState(
+                interval=provider.poll_interval() if poll_interval is None else poll_interval,
+                timeout=timeout,
+                on_update=_chain(self._sync._record, show, on_update),
+            )
+            while True:
+                current = await anyio.to_thread.run_sync(provider.get_job, job_id)
+                delay = state.observe(current)
+                if delay is None:
+                    return current
+                await anyio.sleep(delay)
+
+    async def run(
+        self,
+        spec: JobSpec | None = None,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: Callable[[Job], None] | None = None,
+        progress: bool | None = None,
+        **fields: Any,
+    ) -> Job:
+        """Create, wait, and raise unless the job succeeded."""
+        job = await self.create(spec, **fields)
+        final = await self.wait(
+            job, timeout=timeout, poll_interval=poll_interval, on_update=on_update,
+            progress=progress,
+        )
+        return final.raise_for_status()
+
+
+class AsyncModels:
+    """Async ``client.models``."""
+
+    def __init__(self, sync: Models) -> None:
+        self._sync = sync
+
+    resolve = _threaded(Models.resolve)
+
+
+class AsyncClient:
+    """The same surface as ``Client`` with awaitable methods (vendor calls run in threads)."""
+
+    def __init__(
+        self,
+        provider: str | Provider = "fake",
+        *,
+        ledger: LedgerArg = None,
+        retry: RetryPolicy | None = None,
+        **credentials: Any,
+    ) -> None:
+        self._client = Client(provider, ledger=ledger, retry=retry, **credentials)
+        self.provider = self._client.provider
+        self.ledger = self._client.ledger
+        self.datasets = AsyncDatasets(self._client.datasets)
+        self.jobs = AsyncJobs(self._client.jobs)
+        self.models = AsyncModels(self._client.models)
+
+    async def aclose(self) -> None:
+        """Release the provider's connections."""
+        self._client.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(provider={self.provider!r})"

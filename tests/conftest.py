@@ -1,0 +1,23 @@
+"""Suite-wide isolation: every test gets its own FINETUNE_SDK_HOME and no vendor credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+_VENDOR_ENV = (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID",
+    "FIREWORKS_BASE_URL", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_API_KEY",
+    "GEMINI_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
+    "FINETUNE_SDK_ENV_FILE", "FINETUNE_SDK_LOCAL_ROOT",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path_factory.mktemp("ftsdk-home")
+    monkeypatch.setenv("FINETUNE_SDK_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+    for name in _VENDOR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return home
