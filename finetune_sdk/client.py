@@ -20,7 +20,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from . import lifecycle
 from .errors import ConfigurationError, DatasetError, JobError, LedgerError
-from .ledger import Ledger, LedgerRow
+from .ledger import Ledger
 from .provider import Provider
 from .registry import create_provider
 from .retry import RetryPolicy
@@ -126,7 +126,7 @@ class Jobs:
             raise ConfigurationError("all_providers=True reads the ledger, which is disabled")
         for row in self._client.ledger.list(limit=limit):
             if row.job_id:
-                yield _job_from_row(row)
+                yield row.to_job()
 
     def cancel(self, job_id: str) -> Job:
         """Ask the provider to stop the job."""
@@ -297,25 +297,6 @@ def _chain(*callbacks: Callable[[Job], Any] | None) -> Callable[[Job], None]:
                 callback(job)
 
     return call
-
-
-def _job_from_row(row: LedgerRow) -> Job:
-    from .types import JobFailure
-
-    try:
-        status = JobStatus(row.status)
-    except ValueError:
-        status = JobStatus.UNKNOWN
-    return Job(
-        id=row.job_id or "",
-        provider=row.provider,
-        status=status,
-        provider_status=row.provider_status,
-        base_model=row.base_model,
-        output_model=row.model_id,
-        client_ref=row.client_ref,
-        error=JobFailure(message=row.error) if row.error else None,
-    )
 
 
 # -- async ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import LedgerError
-from .types import Job, JobSpec
+from .types import Job, JobFailure, JobSpec, JobStatus
 
 __all__ = ["Ledger", "LedgerRow", "SCHEMA_VERSION", "default_ledger_path"]
 
@@ -72,6 +72,23 @@ class LedgerRow:
     error: str | None
     created_at: str
     updated_at: str
+
+    def to_job(self) -> Job:
+        """The job as last recorded (status may be stale; ``client.jobs.get`` refreshes it)."""
+        try:
+            status = JobStatus(self.status)
+        except ValueError:
+            status = JobStatus.UNKNOWN
+        return Job(
+            id=self.job_id or "",
+            provider=self.provider,
+            status=status,
+            provider_status=self.provider_status,
+            base_model=self.base_model,
+            output_model=self.model_id,
+            client_ref=self.client_ref,
+            error=JobFailure(message=self.error) if self.error else None,
+        )
 
 
 class Ledger:

@@ -1,0 +1,202 @@
+"""Job commands: providers, list, status, wait, cancel, events, metrics, model.
+
+A job id alone is enough: the ledger knows which provider ran it (pass ``--provider`` for jobs
+started elsewhere).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .app import EXIT_JOB, EXIT_OK, command, console, print_json
+
+ProviderOpt = Annotated[
+    str | None, typer.Option("--provider", "-p", help="Provider name; default: from the ledger.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _client(job_id: str | None, provider: str | None) -> Any:
+    from ..client import Client
+
+    if provider:
+        return Client(provider)
+    assert job_id is not None
+    return Client.for_job(job_id)
+
+
+def _job_table(job: Any) -> Table:
+    table = Table(show_header=False, box=None)
+    rows = [
+        ("job", job.id),
+        ("provider", job.provider),
+        ("status", f"{job.status.value} ({job.provider_status})"),
+        ("base model", job.base_model),
+        ("model", job.output_model),
+        ("progress", f"{job.progress:.0%}" if job.progress is not None else None),
+        ("trained tokens", job.trained_tokens),
+        ("error", job.error.message if job.error else None),
+    ]
+    for key, value in rows:
+        if value is not None:
+            table.add_row(f"[bold]{key}[/]", str(value))
+    return table
+
+
+@command("providers")
+def providers_command(as_json: JsonOpt = False) -> None:
+    """Show every provider and what it can do (the capability matrix)."""
+    from ..errors import ProviderNotInstalledError
+    from ..registry import available_providers, get_provider_class
+
+    matrix: dict[str, Any] = {}
+    for name in available_providers():
+        try:
+            caps = get_provider_class(name).capabilities
+        except ProviderNotInstalledError as exc:
+            matrix[name] = {"installed": False, "hint": str(exc)}
+            continue
+        matrix[name] = {"installed": True, **caps.model_dump(mode="json")}
+    if as_json:
+        print_json(matrix)
+        return
+    table = Table(title="finetune providers")
+    for column in ("provider", "methods", "hosted", "cancel", "pause", "events", "metrics",
+                   "client ids", "deploy needed", "new jobs until"):
+        table.add_column(column)
+    for name, caps in matrix.items():
+        if not caps["installed"]:
+            table.add_row(name, f"[yellow]{caps['hint']}[/]", *[""] * 8)
+            continue
+        mark = {True: "[green]yes[/]", False: "no"}
+        table.add_row(
+            name, ", ".join(sorted(caps["methods"])), mark[caps["hosted"]], mark[caps["cancel"]],
+            mark[caps["pause_resume"]], mark[caps["events"]], mark[caps["metrics"]],
+            mark[caps["client_chosen_ids"]], mark[caps["needs_deployment"]],
+            str(caps["new_jobs_until"] or ""),
+        )
+    console.print(table)
+
+
+@command("list")
+def list_command(
+    provider: ProviderOpt = None,
+    limit: Annotated[int, typer.Option(help="At most this many jobs.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List jobs: from the ledger (every provider), or live from one --provider."""
+    from ..client import Client
+    from ..ledger import Ledger
+
+    if provider:
+        jobs = list(Client(provider).jobs.list(limit=limit))
+    else:
+        jobs = [row.to_job() for row in Ledger().list(limit=limit) if row.job_id]
+    if as_json:
+        print_json([j.model_dump(mode="json", exclude={"provider_details"}) for j in jobs])
+        return
+    table = Table(title="jobs" if provider else "jobs (ledger)")
+    for column in ("job", "provider", "status", "base model", "model"):
+        table.add_column(column)
+    for job in jobs:
+        table.add_row(job.id, job.provider, job.status.value, job.base_model or "",
+                      job.output_model or "")
+    console.print(table)
+
+
+@command("status")
+def status_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt = False) -> None:
+    """Show one job now."""
+    job = _client(job_id, provider).jobs.get(job_id)
+    if as_json:
+        print_json(job.model_dump(mode="json", exclude={"provider_details"}))
+    else:
+        console.print(_job_table(job))
+
+
+@command("wait")
+def wait_command(
+    job_id: str,
+    provider: ProviderOpt = None,
+    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
+    poll_interval: Annotated[float | None, typer.Option(help="Seconds between polls.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled."""
+    job = _client(job_id, provider).jobs.wait(
+        job_id, timeout=timeout, poll_interval=poll_interval, progress=None if not as_json else False
+    )
+    if as_json:
+        print_json(job.model_dump(mode="json", exclude={"provider_details"}))
+    else:
+        console.print(_job_table(job))
+    raise typer.Exit(EXIT_OK if job.status.value == "succeeded" else EXIT_JOB)
+
+
+@command("cancel")
+def cancel_command(job_id: str, provider: ProviderOpt = None) -> None:
+    """Cancel a job."""
+    job = _client(job_id, provider).jobs.cancel(job_id)
+    console.print(f"cancel requested: {job.id} is {job.status.value}")
+
+
+@command("events")
+def events_command(
+    job_id: str,
+    provider: ProviderOpt = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a job's event log."""
+    events = list(_client(job_id, provider).jobs.events(job_id, limit=limit))
+    if as_json:
+        print_json([e.model_dump(mode="json") for e in events])
+        return
+    for event in events:
+        when = event.created_at.isoformat(timespec="seconds") if event.created_at else ""
+        console.print(f"{when} [{event.level}] {event.message}", highlight=False)
+
+
+@command("metrics")
+def metrics_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt = False) -> None:
+    """Print a job's training metrics (loss curve)."""
+    points = _client(job_id, provider).jobs.metrics(job_id)
+    if as_json:
+        print_json([p.model_dump(mode="json") for p in points])
+        return
+    table = Table(title=f"metrics of {job_id}")
+    for column in ("step", "epoch", "train loss", "valid loss", "lr", "tokens/s"):
+        table.add_column(column, justify="right")
+    for p in points:
+        table.add_row(*(("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
+                        for v in (p.step, p.epoch, p.train_loss, p.valid_loss, p.learning_rate,
+                                  p.tokens_per_second)))
+    console.print(table)
+
+
+@command("model")
+def model_command(
+    job_id: str,
+    provider: ProviderOpt = None,
+    env_file: Annotated[Path | None, typer.Option(help="Write the model id into this .env file.")] = None,
+    env_var: Annotated[str, typer.Option(help="Variable name used with --env-file.")] = "FINETUNED_MODEL",
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve the servable model id of a finished job (optionally into a .env file)."""
+    from ..config import write_env_var
+
+    ref = _client(job_id, provider).models.resolve(job_id)
+    if env_file is not None:
+        write_env_var(env_file, env_var, ref.id)
+    if as_json:
+        print_json(ref.model_dump(mode="json"))
+        return
+    console.print(ref.id, highlight=False)
+    if not ref.ready_for_inference:
+        console.print(f"[yellow]not servable yet:[/] {ref.how_to_serve or 'deploy it first'}")
+    if env_file is not None:
+        console.print(f"wrote {env_var} to {env_file}")
