@@ -65,7 +65,8 @@ def providers_command(as_json: JsonOpt = False) -> None:
         print_json(matrix)
         return
     table = Table(title="finetune providers")
-    for column in ("provider", "methods", "hosted", "cancel", "pause", "events", "metrics",
+    table.add_column("provider", no_wrap=True, style="bold")
+    for column in ("methods", "hosted", "cancel", "pause", "events", "metrics",
                    "client ids", "deploy needed", "new jobs until"):
         table.add_column(column)
     for name, caps in matrix.items():
