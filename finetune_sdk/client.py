@@ -146,7 +146,9 @@ class Jobs:
 
     def metrics(self, job_id: str) -> list[MetricPoint]:
         """The loss curve and other metrics reported so far."""
-        return self._provider.get_metrics(job_id)
+        from .display import MetricSeries
+
+        return MetricSeries(self._provider.get_metrics(job_id))
 
     def checkpoints(self, job_id: str) -> list[Checkpoint]:
         """Intermediate checkpoints."""

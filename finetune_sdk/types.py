@@ -189,6 +189,20 @@ class Job(_Response):
     """Server hint: seconds until the next poll is worth making."""
     provider_details: dict[str, Any] = Field(default_factory=dict, repr=False)
 
+    def _repr_html_(self) -> str:
+        from .display import html_table
+
+        rows = [
+            ("status", f"{self.status.value} ({self.provider_status})"),
+            ("base model", self.base_model),
+            ("model", self.output_model),
+            ("progress", f"{self.progress:.0%}" if self.progress is not None else None),
+            ("trained tokens", self.trained_tokens),
+            ("error", self.error.message if self.error else None),
+            ("client_ref", self.client_ref),
+        ]
+        return html_table([r for r in rows if r[1] is not None], title=f"{self.provider} job {self.id}")
+
     def raise_for_status(self) -> Job:
         """Raise JobFailedError / JobCancelledError for those outcomes; otherwise return self."""
         if self.status is JobStatus.FAILED:
@@ -252,6 +266,14 @@ class ModelRef(_Response):
     base_url: str | None = None
     how_to_serve: str | None = None
     provider_details: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    def _repr_html_(self) -> str:
+        from .display import html_table
+
+        rows = [("id", self.id), ("base model", self.base_model), ("job", self.job_id),
+                ("ready for inference", self.ready_for_inference), ("endpoint", self.endpoint),
+                ("how to serve", self.how_to_serve)]
+        return html_table([r for r in rows if r[1] is not None], title=f"{self.provider} model")
 
 
 class Capabilities(_Response):
