@@ -1,0 +1,467 @@
+"""Gemini tuning on Vertex AI through google-genai (``Client(vertexai=True)``), data in Cloud Storage.
+
+The Gemini Developer API (an API key from AI Studio) no longer tunes any model, so this adapter
+needs a Google Cloud project, a region, a GCS bucket and Google credentials (ADC by default). A
+caller who gives only an API key is stopped at construction, before anything is uploaded.
+
+Creates are sent once with google-genai's retries off (its default); every other call goes
+through ``self.retry``. Each job carries the label ``ftsdk-client-ref`` so ``find_job`` can find
+it again after an ambiguous failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import SecretStr
+
+from ...config import setting
+from ...errors import BadRequestError, ConfigurationError, DatasetError, NotFoundError
+from ...provider import Provider
+from ...retry import RetryPolicy
+from ...types import (
+    Capabilities,
+    DatasetRef,
+    Job,
+    JobSpec,
+    JobStatus,
+    MetricPoint,
+    ModelRef,
+    ProviderOptions,
+)
+from . import mapping, storage
+
+__all__ = ["GeminiOptions", "GeminiProvider", "VERTEX_ONLY_MESSAGE"]
+
+T = TypeVar("T")
+
+DEFAULT_LOCATION = "us-central1"
+BUCKET_ENV = "FINETUNE_SDK_GCS_BUCKET"
+
+VERTEX_ONLY_MESSAGE = (
+    "gemini: tuning runs only on Vertex AI; the Gemini Developer API (an API key from AI Studio)"
+    " cannot tune any model, so an API key alone is not enough. Set project=... (or"
+    " GOOGLE_CLOUD_PROJECT), location=... (or GOOGLE_CLOUD_LOCATION, default us-central1),"
+    f" bucket=... (or {BUCKET_ENV}, the gs:// bucket for training data), and Google"
+    " application-default credentials (`gcloud auth application-default login` or"
+    " GOOGLE_APPLICATION_CREDENTIALS), or pass credentials=..."
+)
+
+
+class GeminiOptions(ProviderOptions):
+    """Vertex-only tuning knobs (``JobSpec.options``)."""
+
+    adapter_size: int | None = None
+    """LoRA adapter size: 1, 2, 4, 8, 16 or 32 (same as ``Hyperparameters.lora_rank``)."""
+    description: str | None = None
+    export_last_checkpoint_only: bool | None = None
+    """False keeps every epoch's checkpoint as a servable ``tunedModel.checkpoints[]`` entry."""
+    tuning_mode: Literal["TUNING_MODE_FULL", "TUNING_MODE_PEFT_ADAPTER"] | None = None
+    service_account: str | None = None
+
+
+class GeminiProvider(Provider):
+    """Supervised and preference tuning of Gemini models on Vertex AI."""
+
+    name: ClassVar[str] = "gemini"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        methods=frozenset({"sft", "dpo"}),
+        hyperparameters=frozenset(
+            {"epochs", "learning_rate_multiplier", "lora_rank", "learning_rate", "batch_size", "beta"}
+        ),
+        cancel=True,
+        pause_resume=False,
+        events=False,
+        metrics=True,
+        checkpoints=False,
+        validation_file=True,
+        client_chosen_ids=False,
+        hosted=True,
+        max_upload_bytes=1024**3,
+        needs_deployment=False,
+        default_poll_interval=60.0,
+    )
+    STATUS_MAP: ClassVar[dict[str, JobStatus]] = mapping.STATUS_MAP
+    options_type: ClassVar[type[ProviderOptions]] = GeminiOptions
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        location: str | None = None,
+        bucket: str | None = None,
+        credentials: Any = None,
+        access_token: str | SecretStr | None = None,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        http_client: Any = None,
+        storage_client: Any = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Args:
+        project / location: the Vertex project and region (GOOGLE_CLOUD_PROJECT /
+            GOOGLE_CLOUD_LOCATION; region default us-central1).
+        bucket: where training data goes, ``my-bucket`` or ``gs://my-bucket/prefix``
+            (FINETUNE_SDK_GCS_BUCKET). Needed only to upload local files.
+        credentials: a ``google.auth`` credentials object; default: application-default creds.
+        access_token: a ready OAuth access token instead of ``credentials`` (short sessions, tests).
+        api_key: accepted only to explain that it cannot tune (see VERTEX_ONLY_MESSAGE).
+        base_url: a Vertex endpoint override (also GOOGLE_VERTEX_BASE_URL).
+        http_client: an ``httpx2.Client`` for google-genai (tests pass a mock transport).
+        storage_client: a ``google.cloud.storage.Client``-shaped object for uploads.
+        """
+        super().__init__(retry=retry)
+        if isinstance(api_key, SecretStr):
+            api_key = api_key.get_secret_value()
+        has_api_key = bool(setting(api_key, "GOOGLE_API_KEY", "GEMINI_API_KEY"))
+        self.project = setting(project, "GOOGLE_CLOUD_PROJECT")
+        if not self.project:
+            if has_api_key:
+                raise ConfigurationError(VERTEX_ONLY_MESSAGE)
+            raise ConfigurationError(
+                "gemini: no Google Cloud project. " + VERTEX_ONLY_MESSAGE.split("; ", 1)[1]
+                .replace("so an API key alone is not enough. ", "")
+            )
+        self.location = setting(location, "GOOGLE_CLOUD_LOCATION") or DEFAULT_LOCATION
+        bucket_setting = setting(bucket, BUCKET_ENV)
+        self.bucket, self.prefix = storage.parse_bucket(bucket_setting) if bucket_setting else (None, "")
+        if isinstance(access_token, SecretStr):
+            access_token = access_token.get_secret_value()
+        self._token = SecretStr(access_token) if access_token else None
+        self._credentials = credentials
+        self.base_url = base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL")
+        self._http_client = http_client
+        self._storage_client = storage_client
+        self._genai: Any = None
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _secrets(self) -> list[str | None]:
+        return [self._token.get_secret_value() if self._token else None]
+
+    def _google_credentials(self) -> Any:
+        if self._credentials is None and self._token is not None:
+            from google.oauth2.credentials import Credentials
+
+            # A static token never refreshes; give it a far expiry so google-auth never tries.
+            far = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=3650)
+            self._credentials = Credentials(token=self._token.get_secret_value(), expiry=far)
+        return self._credentials
+
+    def _client(self) -> Any:
+        if self._genai is None:
+            from google import genai
+            from google.genai import types
+
+            options: dict[str, Any] = {}
+            if self.base_url:
+                options["base_url"] = self.base_url
+            if self._http_client is not None:
+                options["httpx_client"] = self._http_client
+            # No retry_options: google-genai then sends each request once (the sync client with
+            # retries resends a create on 500 -> duplicate paid jobs). Our RetryPolicy decides.
+            self._genai = genai.Client(
+                vertexai=True,
+                project=self.project,
+                location=self.location,
+                credentials=self._google_credentials(),
+                http_options=types.HttpOptions(**options) if options else None,
+            )
+        return self._genai
+
+    def _call(self, fn: Callable[[], T], *, idempotent: bool = True, retry: bool = True) -> T:
+        def translated() -> T:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "experimental", "not a valid JobState"
+                    return fn()
+            except Exception as exc:
+                mapped = mapping.translate_error(exc, self._secrets())
+                if mapped is exc:
+                    raise
+                raise mapped from None
+
+        return self.retry.call(translated, idempotent=idempotent) if retry else translated()
+
+    def _storage(self) -> Any:
+        if self._storage_client is None:
+            self._storage_client = storage.default_storage_client(
+                self.project or "", self._google_credentials()
+            )
+        return self._storage_client
+
+    # -- datasets -------------------------------------------------------------------------
+    def upload_dataset(
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+    ) -> DatasetRef:
+        """Convert to the Gemini tuning format and upload to ``gs://bucket/prefix/...``."""
+        if not self.bucket:
+            raise ConfigurationError(
+                f"gemini: no Cloud Storage bucket for training data. Pass bucket='my-bucket' (or"
+                f" 'gs://my-bucket/prefix') or set {BUCKET_ENV}; Vertex reads tuning data only"
+                " from GCS."
+            )
+        source = Path(path)
+        if not source.is_file():
+            raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
+        from .dataset import write_wire_jsonl
+
+        method = _detect_method(source)
+        fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="gemini-wire-")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            count = write_wire_jsonl(source, tmp, method=method)
+            data = tmp.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            # Content-addressed name: a retried or repeated upload writes the same object.
+            name = "/".join(p for p in (self.prefix, f"{digest[:16]}-{purpose}.jsonl") if p)
+            bucket = self.bucket
+
+            def send() -> str:
+                try:
+                    return storage.upload_file(self._storage(), bucket, name, str(tmp))
+                except Exception as exc:
+                    mapped = storage.translate_storage_error(exc, self._secrets())
+                    if mapped is exc:
+                        raise
+                    raise mapped from None
+
+            uri = self.retry.call(send, idempotent=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return DatasetRef(
+            id=uri,
+            provider=self.name,
+            uri=uri,
+            filename=source.name,
+            bytes=len(data),
+            sha256=digest,
+            num_examples=count,
+            kind="preference" if method == "dpo" else "chat",
+            provider_details={"bucket": bucket, "object": name, "purpose": purpose},
+        )
+
+    # -- jobs -----------------------------------------------------------------------------
+    def check_spec(self, spec: JobSpec) -> list[str]:
+        self._tuning_config(spec)
+        return []
+
+    def _tuning_config(self, spec: JobSpec) -> dict[str, Any]:
+        """The CreateTuningJobConfig for ``spec``, refusing values Vertex would reject."""
+        options: GeminiOptions = self.resolve_options(spec)
+        hp = spec.hyperparameters
+        config: dict[str, Any] = {
+            "method": "PREFERENCE_TUNING" if spec.method == "dpo" else "SUPERVISED_FINE_TUNING",
+            "tuned_model_display_name": (spec.output_name or spec.client_ref)[:128],
+        }
+        size = options.adapter_size if options.adapter_size is not None else hp.lora_rank
+        if hp.lora_rank is not None and options.adapter_size not in (None, hp.lora_rank):
+            raise ConfigurationError(
+                f"gemini: lora_rank={hp.lora_rank} and GeminiOptions.adapter_size="
+                f"{options.adapter_size} disagree; set one of them"
+            )
+        if size is not None:
+            if size not in mapping.ADAPTER_SIZES:
+                raise self.unsupported(
+                    f"adapter size {size}",
+                    "Vertex accepts adapter sizes (LoRA ranks) "
+                    + ", ".join(str(s) for s in mapping.ADAPTER_SIZES) + ".",
+                )
+            config["adapter_size"] = mapping.ADAPTER_SIZES[size]
+        gemini_model = spec.base_model.removeprefix("publishers/google/models/").startswith("gemini")
+        if gemini_model and (hp.learning_rate is not None or hp.batch_size is not None):
+            raise self.unsupported(
+                "learning_rate/batch_size for Gemini models",
+                "Vertex takes learning_rate_multiplier for Gemini; learning_rate and batch_size"
+                " only for open models.",
+            )
+        if not gemini_model and hp.learning_rate_multiplier is not None:
+            raise self.unsupported(
+                "learning_rate_multiplier for open models", "Use learning_rate instead."
+            )
+        if hp.beta is not None and spec.method != "dpo":
+            raise self.unsupported("beta outside preference tuning (method='dpo')")
+        for ours, theirs in (
+            ("epochs", "epoch_count"),
+            ("learning_rate_multiplier", "learning_rate_multiplier"),
+            ("learning_rate", "learning_rate"),
+            ("batch_size", "batch_size"),
+            ("beta", "beta"),
+        ):
+            value = getattr(hp, ours)
+            if value is not None:
+                config[theirs] = value
+        labels = {**spec.labels, mapping.CLIENT_REF_LABEL: mapping.label_value(spec.client_ref)}
+        mapping.check_labels(labels)
+        config["labels"] = labels
+        for field in ("description", "export_last_checkpoint_only", "tuning_mode", "service_account"):
+            value = getattr(options, field)
+            if value is not None:
+                config[field] = value
+        return config
+
+    def create_job(self, spec: JobSpec) -> Job:
+        """One ``tunings.tune`` request, never retried here (lifecycle.create_job decides)."""
+        from google.genai import types
+
+        config = self._tuning_config(spec)
+        train_uri = _gcs_uri(spec.training_file, "training_file")
+        if spec.validation_file is not None:
+            config["validation_dataset"] = types.TuningValidationDataset(
+                gcs_uri=_gcs_uri(spec.validation_file, "validation_file")
+            )
+        if spec.extra_body:
+            config["http_options"] = types.HttpOptions(extra_body=spec.extra_body)
+        tuning_job = self._call(
+            lambda: self._client().tunings.tune(
+                base_model=spec.base_model,
+                training_dataset=types.TuningDataset(gcs_uri=train_uri),
+                config=types.CreateTuningJobConfig(**config),
+            ),
+            retry=False,
+        )
+        job = mapping.job_from_vertex(tuning_job)
+        # Vertex labels are lowercase; the caller's own spelling of the ref is the useful one.
+        return job.model_copy(update={"client_ref": spec.client_ref})
+
+    def get_job(self, job_id: str) -> Job:
+        return mapping.job_from_vertex(self._get(job_id))
+
+    def _get(self, job_id: str) -> Any:
+        name = self._job_name(job_id)
+        return self._call(lambda: self._client().tunings.get(name=name))
+
+    def _job_name(self, job_id: str) -> str:
+        if job_id.startswith("projects/"):
+            return job_id
+        if not job_id.isdigit():
+            raise NotFoundError(
+                f"{job_id!r} is not a Vertex tuning job (expected"
+                " projects/P/locations/L/tuningJobs/ID or the numeric ID)",
+                provider=self.name,
+            )
+        return f"projects/{self.project}/locations/{self.location}/tuningJobs/{job_id}"
+
+    def list_jobs(self, *, limit: int | None = None, filter: str | None = None) -> Iterator[Job]:
+        """Newest first, one retried request per page."""
+        yielded = 0
+        token: str | None = None
+        while True:
+            config: dict[str, Any] = {"page_size": min(limit or 100, 100)}
+            if token:
+                config["page_token"] = token
+            if filter:
+                config["filter"] = filter
+            pager = self._call(lambda cfg=config: self._client().tunings.list(config=cfg))
+            for item in pager.page:
+                yield mapping.job_from_vertex(item)
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            token = _next_token(pager)
+            if not token:
+                return
+
+    def find_job(self, client_ref: str) -> Job | None:
+        """The job labelled with ``client_ref`` (a filtered list; falls back to a full walk)."""
+        value = mapping.label_value(client_ref)
+        try:
+            candidates = list(
+                self.list_jobs(filter=f'labels.{mapping.CLIENT_REF_LABEL}="{value}"')
+            )
+        except BadRequestError:
+            # The filter syntax is not documented for tuningJobs; never let it block dedupe.
+            candidates = list(self.list_jobs())
+        for job in candidates:
+            if job.labels.get(mapping.CLIENT_REF_LABEL) == value:
+                return job.model_copy(update={"client_ref": client_ref})
+        return None
+
+    def cancel_job(self, job_id: str) -> Job:
+        name = self._job_name(job_id)
+        self._call(lambda: self._client().tunings.cancel(name=name))
+        return self.get_job(name)
+
+    def get_metrics(self, job_id: str) -> list[MetricPoint]:
+        return mapping.metrics_from_vertex(self._get(job_id))
+
+    def resolve_model(self, job: Job) -> ModelRef:
+        """The tuned model's endpoint: pass it as ``model=`` to ``generate_content``."""
+        tuned = (job.provider_details or {}).get("tuned_model") or {}
+        if not tuned:
+            tuned = self._get(job.id).model_dump(mode="json", exclude_none=True).get(
+                "tuned_model"
+            ) or {}
+        endpoint, model = tuned.get("endpoint"), tuned.get("model")
+        if not (endpoint or model):
+            raise NotFoundError(
+                f"Vertex job {job.id} reports no tuned model yet (state {job.provider_status})",
+                provider=self.name,
+            )
+        return ModelRef(
+            id=endpoint or model,
+            provider=self.name,
+            base_model=job.base_model,
+            job_id=job.id,
+            ready_for_inference=bool(endpoint),
+            needs_deployment=not endpoint,
+            endpoint=endpoint,
+            how_to_serve=(
+                "genai.Client(vertexai=True, project=..., location=...).models.generate_content("
+                f"model={endpoint!r}, contents=...)"
+                if endpoint
+                else f"deploy the model {model} to a Vertex endpoint first"
+            ),
+            provider_details={"model": model, "checkpoints": tuned.get("checkpoints", [])},
+        )
+
+    def close(self) -> None:
+        if self._genai is not None:
+            self._genai.close()
+            self._genai = None
+
+    def __repr__(self) -> str:
+        return (
+            f"GeminiProvider(project={self.project!r}, location={self.location!r},"
+            f" bucket={self.bucket!r})"
+        )
+
+
+def _gcs_uri(ref: Any, field: str) -> str:
+    uri = ref.uri or ref.id if isinstance(ref, DatasetRef) else str(ref)
+    if not str(uri).startswith("gs://"):
+        raise ConfigurationError(
+            f"gemini: JobSpec.{field} must be uploaded to Cloud Storage first (a gs:// DatasetRef"
+            f" from client.datasets.upload), got {uri!r}"
+        )
+    return str(uri)
+
+
+def _next_token(pager: Any) -> str | None:
+    # google-genai's Pager keeps the next page's token in the config of the next request.
+    return (pager.config or {}).get("page_token") or None
+
+
+def _detect_method(path: Path) -> Literal["sft", "dpo"]:
+    """Preference data (chosen/rejected pairs) or chat data, from the first record."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"not valid JSON ({exc.msg})", file=str(path), line=number) from None
+            keys = set(record) if isinstance(record, dict) else set()
+            if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
+                return "dpo"
+            return "sft"
+    raise DatasetError("the dataset is empty", file=str(path))
