@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -234,7 +235,7 @@ class HuggingFaceProvider(Provider):
         else:
             volumes, _ = commands.mounted_files(spec)
             common["volumes"] = [Volume(**v) for v in volumes]
-            info = self._call(lambda: api.run_uv_job(
+            info = self._call(lambda: _quiet(api.run_uv_job)(
                 "python",
                 script_args=["-m", "finetune_sdk.providers.huggingface.remote_train",
                              *commands.sdk_script_args(spec, output_repo=output_repo)],
@@ -331,3 +332,14 @@ class HuggingFaceProvider(Provider):
 
     def __repr__(self) -> str:
         return f"HuggingFaceProvider(namespace={self._namespace!r}, endpoint={self.endpoint!r})"
+
+
+def _quiet(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` without huggingface_hub's "experimental" warning (run_uv_job is marked so)."""
+
+    def call(*args: Any, **kwargs: Any) -> T:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is experimental.*")
+            return fn(*args, **kwargs)
+
+    return call

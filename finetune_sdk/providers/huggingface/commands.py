@@ -168,7 +168,10 @@ def parse_metrics(lines: list[str]) -> list[MetricPoint]:
                 continue
         if not isinstance(raw, dict):
             continue
-        values = {k: v for k, v in raw.items() if isinstance(v, (int, float))}
+        values = {k: v for k, v in raw.items()
+                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if not values.keys() & {"loss", "train_loss", "eval_loss", "valid_loss"}:
+            continue
         step = int(values.pop("step", values.pop("global_step", len(points) + 1)))
         train = values.pop("loss", values.pop("train_loss", None))
         valid = values.pop("eval_loss", values.pop("valid_loss", None))

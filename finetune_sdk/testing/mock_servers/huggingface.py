@@ -68,10 +68,14 @@ class HuggingFaceMockServer(MockServer):
         body = self.body(request)
         owner = body.get("organization") or self.namespace
         key = f"{body.get('type') or 'model'}s/{owner}/{body['name']}"
+        url = f"{self.base_url}/{key}"
         if key in self.repos:
-            return self._error(409, "You already created this repo")
-        self.repos[key] = {"private": bool(body.get("private")), "files": {}}
-        return self.json(200, {"url": f"{self.base_url}/{key}", "name": f"{owner}/{body['name']}"})
+            # Like the Hub, the 409 still names the repo (huggingface_hub reads "url" from it).
+            message = "You already created this repo"
+            return self.json(409, {"error": message, "url": url}, {"x-error-message": message})
+        private = body.get("visibility") == "private" or bool(body.get("private"))
+        self.repos[key] = {"private": private, "files": {}}
+        return self.json(200, {"url": url, "name": f"{owner}/{body['name']}"})
 
     @route("POST", r"/api/(?P<kind>models|datasets|spaces)/" + _REPO + r"/preupload/(?P<rev>[^/]+)")
     def preupload(self, request: httpx2.Request, kind: str, repo_id: str, rev: str) -> httpx2.Response:
