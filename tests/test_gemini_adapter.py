@@ -286,3 +286,14 @@ def test_httpx2_mock_fixture_also_intercepts(httpx2_mock, train):
                               http_client=httpx2.Client())
     job = provider.create_job(JobSpec(base_model=BASE, training_file=provider.upload_dataset(train)))
     assert server.job_count() == 1 and provider.get_job(job.id).id == job.id
+
+
+def test_real_storage_client_uploads_to_the_mock_over_loopback(mock, train, monkeypatch):
+    """The default google-cloud-storage path (it uses requests, so a real socket) end to end."""
+    with mock.serve() as url:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
+        provider = make_provider(mock, SENTINEL_SECRET, storage_client=None)
+        ref = provider.upload_dataset(train)
+    assert json.loads(mock.objects[ref.id].decode().splitlines()[0])["contents"]
+    job = provider.create_job(JobSpec(base_model=BASE, training_file=ref))
+    assert job.status is JobStatus.QUEUED

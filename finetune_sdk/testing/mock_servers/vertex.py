@@ -14,6 +14,7 @@ transport=server.transport()), base_url=server.base_url)`` or ``server.mount(htt
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -227,6 +228,29 @@ class VertexMockServer(MockServer):
         return len(self.jobs)
 
     # -- Cloud Storage --------------------------------------------------------------------
+    # The JSON API paths google-cloud-storage uses for a small upload, for tests that run the
+    # real client against ``serve()`` with STORAGE_EMULATOR_HOST (it talks ``requests``).
+    @route("GET", r"/storage/v1/b/(?P<bucket>[^/]+)")
+    def gcs_bucket(self, request: httpx2.Request, bucket: str) -> httpx2.Response:
+        return self.json(200, {"kind": "storage#bucket", "name": bucket, "id": bucket})
+
+    @route("POST", r"/upload/storage/v1/b/(?P<bucket>[^/]+)/o")
+    def gcs_upload(self, request: httpx2.Request, bucket: str) -> httpx2.Response:
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        if request.url.params.get("uploadType") != "multipart":
+            return self._error(400, "this mock serves uploadType=multipart only")
+        head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+        message = BytesParser(policy=HTTP).parsebytes(head + request.content)
+        metadata_part, media_part = list(message.iter_parts())
+        metadata = json.loads(metadata_part.get_payload(decode=True))
+        data = media_part.get_payload(decode=True)
+        self.objects[f"gs://{bucket}/{metadata['name']}"] = data
+        return self.json(200, {"kind": "storage#object", "bucket": bucket,
+                               "name": metadata["name"], "size": str(len(data)),
+                               "generation": "1", "contentType": media_part.get_content_type()})
+
     def storage_client(self) -> FakeStorageClient:
         """A google-cloud-storage-shaped client whose uploads land in :attr:`objects`."""
         return FakeStorageClient(self)
