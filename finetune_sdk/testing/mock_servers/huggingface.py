@@ -48,8 +48,11 @@ class HuggingFaceMockServer(MockServer):
     base_url = "https://hf.mock.invalid"
     namespace = "mock-user"
 
-    def __init__(self) -> None:
+    def __init__(self, *, auto_advance: bool = False) -> None:
         super().__init__()
+        self.auto_advance = auto_advance
+        """True: every inspect moves a job one step (SCHEDULING -> RUNNING -> COMPLETED, with
+        loss lines in its log and the model repo pushed)."""
         self.jobs: dict[str, dict[str, Any]] = {}
         self.logs: dict[str, list[str]] = {}
         self.repos: dict[str, dict[str, Any]] = {}
@@ -143,6 +146,12 @@ class HuggingFaceMockServer(MockServer):
         job = self.jobs.get(job_id)
         if job is None or job["owner"]["name"] != ns:
             return self._error(404, f"Job {job_id} not found")
+        if self.auto_advance and job["status"]["stage"] == "SCHEDULING":
+            self._set(job, "RUNNING")
+            self.logs[job_id] += [f"{{'loss': {2.0 - i * 0.3:.2f}, 'learning_rate': 0.0002,"
+                                  f" 'epoch': {i + 1}.0}}" for i in range(3)]
+        elif self.auto_advance and job["status"]["stage"] == "RUNNING":
+            self.advance(job_id, JobStatus.SUCCEEDED)
         return self.json(200, job)
 
     @route("GET", r"/api/jobs/(?P<ns>[^/]+)")

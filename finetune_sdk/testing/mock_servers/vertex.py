@@ -58,8 +58,10 @@ class VertexMockServer(MockServer):
     project = "mock-project"
     location = "us-central1"
 
-    def __init__(self, *, require_uploaded_data: bool = True) -> None:
+    def __init__(self, *, require_uploaded_data: bool = True, auto_advance: bool = False) -> None:
         super().__init__()
+        self.auto_advance = auto_advance
+        """True: every read of a job moves it one step (PENDING -> RUNNING -> SUCCEEDED)."""
         self.jobs: dict[str, dict[str, Any]] = {}
         self.objects: dict[str, bytes] = {}
         """gs:// URI -> bytes uploaded through :meth:`storage_client`."""
@@ -124,6 +126,10 @@ class VertexMockServer(MockServer):
             return self._error(404, f"TuningJob {name} not found")
         if job["state"] == "JOB_STATE_CANCELLING":
             self._set(job, "JOB_STATE_CANCELLED")
+        elif self.auto_advance and job["state"] in ("JOB_STATE_PENDING", "JOB_STATE_RUNNING"):
+            following = {"JOB_STATE_PENDING": "JOB_STATE_RUNNING",
+                         "JOB_STATE_RUNNING": "JOB_STATE_SUCCEEDED"}
+            self._set(job, following[job["state"]])
         return self.json(200, job)
 
     @route("GET", _JOBS)
