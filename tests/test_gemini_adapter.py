@@ -9,6 +9,7 @@ import logging
 import httpx2
 import pytest
 from google.genai import types as genai_types
+from test_gemini_conformance import make_provider
 
 from finetune_sdk import Client
 from finetune_sdk.errors import (
@@ -25,8 +26,6 @@ from finetune_sdk.retry import RetryPolicy
 from finetune_sdk.testing.conformance import SENTINEL_SECRET, write_chat_jsonl
 from finetune_sdk.testing.mock_servers.vertex import VertexMockServer
 from finetune_sdk.types import Hyperparameters, JobSpec, JobStatus
-
-from test_gemini_conformance import make_provider
 
 BASE = "gemini-2.5-flash"
 
@@ -49,6 +48,12 @@ def provider(mock, sleeps) -> GeminiProvider:
 @pytest.fixture
 def train(tmp_path):
     return write_chat_jsonl(tmp_path / "train.jsonl")
+
+
+def start(provider, train):
+    """A job created from the sample data (uploaded first)."""
+    ref = provider.upload_dataset(train)
+    return provider.create_job(JobSpec(base_model=BASE, training_file=ref))
 
 
 def created_body(mock: VertexMockServer) -> dict:
@@ -107,7 +112,8 @@ def test_missing_bucket_refuses_upload_before_sending(mock, train):
 # -- upload and create ----------------------------------------------------------------------
 def test_upload_writes_gemini_format_to_gcs(provider, mock, train):
     ref = provider.upload_dataset(train)
-    assert ref.id.startswith("gs://ftsdk-test-bucket/tuning-data/") and ref.id.endswith("-train.jsonl")
+    assert ref.id.startswith("gs://ftsdk-test-bucket/tuning-data/")
+    assert ref.id.endswith("-train.jsonl")
     assert ref.num_examples == 12
     lines = mock.objects[ref.id].decode().splitlines()
     first = json.loads(lines[0])
@@ -213,7 +219,7 @@ def test_state_map_covers_every_vertex_job_state():
 
 
 def test_quota_wait_is_queued(provider, mock, train):
-    job = provider.create_job(JobSpec(base_model=BASE, training_file=provider.upload_dataset(train)))
+    job = start(provider, train)
     mock.wait_for_quota(job.id)
     seen = provider.get_job(job.id)
     assert seen.status is JobStatus.QUEUED and seen.provider_status == "JOB_STATE_PENDING"
@@ -240,7 +246,7 @@ def test_succeeded_job_resolves_to_the_endpoint_with_metrics(provider, mock, tra
 
 
 def test_short_job_id_is_expanded(provider, mock, train):
-    job = provider.create_job(JobSpec(base_model=BASE, training_file=provider.upload_dataset(train)))
+    job = start(provider, train)
     assert provider.get_job(job.id.rsplit("/", 1)[1]).id == job.id
 
 
@@ -263,10 +269,11 @@ def test_connect_error_is_connection_error(provider, mock):
 
 def test_secret_never_in_repr_errors_or_logs(provider, mock, train, caplog):
     caplog.set_level(logging.DEBUG)
-    job = provider.create_job(JobSpec(base_model=BASE, training_file=provider.upload_dataset(train)))
+    job = start(provider, train)
     mock.fail_job(job.id, f"bad token {SENTINEL_SECRET}")
     failed = provider.get_job(job.id)
-    mock.fail_next(401, body={"error": {"code": 401, "message": f"token {SENTINEL_SECRET} expired"}})
+    expired = {"error": {"code": 401, "message": f"token {SENTINEL_SECRET} expired"}}
+    mock.fail_next(401, body=expired)
     with pytest.raises(Exception) as info:
         provider.get_job(job.id)
     assert SENTINEL_SECRET not in str(info.value)
@@ -284,7 +291,7 @@ def test_httpx2_mock_fixture_also_intercepts(httpx2_mock, train):
                               access_token="t", base_url=server.base_url,
                               storage_client=server.storage_client(),
                               http_client=httpx2.Client())
-    job = provider.create_job(JobSpec(base_model=BASE, training_file=provider.upload_dataset(train)))
+    job = start(provider, train)
     assert server.job_count() == 1 and provider.get_job(job.id).id == job.id
 
 

@@ -51,6 +51,12 @@ def train(tmp_path):
     return write_chat_jsonl(tmp_path / "train.jsonl")
 
 
+def start(provider, train):
+    """A job created from the sample data (uploaded first)."""
+    ref = provider.upload_dataset(train)
+    return provider.create_job(JobSpec(base_model=BASE, training_file=ref))
+
+
 def run_body(mock) -> dict:
     [request] = mock.requests_to("POST", r"^/api/jobs/[^/]+$")
     return json.loads(request.content)
@@ -154,7 +160,7 @@ def test_jobstage_map_is_complete():
 
 
 def test_logs_become_events_and_loss_lines_metrics(provider, mock, train):
-    job = provider.create_job(JobSpec(base_model=BASE, training_file=provider.upload_dataset(train)))
+    job = start(provider, train)
     mock.add_log_lines(
         job.id,
         "Loading model...",
@@ -210,7 +216,8 @@ def test_dropped_connection_on_create_is_ambiguous_and_deduped(httpx2_mock, monk
 
     httpx2_mock.add_callback(handle, is_reusable=True, is_optional=True)
     provider = HuggingFaceProvider(SENTINEL_SECRET, namespace="mock-user",
-                                   endpoint=server.base_url, retry=RetryPolicy(sleep=lambda s: None))
+                                   endpoint=server.base_url,
+                                   retry=RetryPolicy(sleep=lambda s: None))
     ref = provider.upload_dataset(train)
     drop["armed"] = True
     with pytest.raises(APITimeoutError):  # huggingface_hub surfaces RemoteProtocolError
@@ -277,6 +284,7 @@ def test_remote_train_pushes_the_trained_folder(tmp_path, capsys):
                              client_factory=StubClient, hub=hub)
     assert code == 0
     assert StubClient.jobs.kwargs["hyperparameters"].lora_rank == 8
-    assert hub.calls[1][1]["folder_path"] == str(folder) and hub.calls[1][1]["repo_id"] == "me/coach"
+    upload = hub.calls[1][1]
+    assert upload["folder_path"] == str(folder) and upload["repo_id"] == "me/coach"
     printed = capsys.readouterr().out
     assert parse_metrics(printed.splitlines())[-1].train_loss == 1.0

@@ -1,4 +1,4 @@
-"""Gemini tuning on Vertex AI through google-genai (``Client(vertexai=True)``), data in Cloud Storage.
+"""Gemini tuning on Vertex AI through google-genai (``Client(vertexai=True)``), data in GCS.
 
 The Gemini Developer API (an API key from AI Studio) no longer tunes any model, so this adapter
 needs a Google Cloud project, a region, a GCS bucket and Google credentials (ADC by default). A
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import tempfile
 import warnings
@@ -37,7 +36,7 @@ from ...types import (
     ModelRef,
     ProviderOptions,
 )
-from . import mapping, storage
+from . import mapping, storage, tuning
 
 __all__ = ["GeminiOptions", "GeminiProvider", "VERTEX_ONLY_MESSAGE"]
 
@@ -75,7 +74,8 @@ class GeminiProvider(Provider):
     capabilities: ClassVar[Capabilities] = Capabilities(
         methods=frozenset({"sft", "dpo"}),
         hyperparameters=frozenset(
-            {"epochs", "learning_rate_multiplier", "lora_rank", "learning_rate", "batch_size", "beta"}
+            {"epochs", "learning_rate_multiplier", "lora_rank", "learning_rate", "batch_size",
+             "beta"}
         ),
         cancel=True,
         pause_resume=False,
@@ -132,7 +132,9 @@ class GeminiProvider(Provider):
             )
         self.location = setting(location, "GOOGLE_CLOUD_LOCATION") or DEFAULT_LOCATION
         bucket_setting = setting(bucket, BUCKET_ENV)
-        self.bucket, self.prefix = storage.parse_bucket(bucket_setting) if bucket_setting else (None, "")
+        self.bucket, self.prefix = (
+            storage.parse_bucket(bucket_setting) if bucket_setting else (None, "")
+        )
         if isinstance(access_token, SecretStr):
             access_token = access_token.get_secret_value()
         self._token = SecretStr(access_token) if access_token else None
@@ -213,7 +215,7 @@ class GeminiProvider(Provider):
             raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
         from .dataset import write_wire_jsonl
 
-        method = _detect_method(source)
+        method = tuning.detect_method(source)
         fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="gemini-wire-")
         os.close(fd)
         tmp = Path(tmp_name)
@@ -255,68 +257,17 @@ class GeminiProvider(Provider):
         return []
 
     def _tuning_config(self, spec: JobSpec) -> dict[str, Any]:
-        """The CreateTuningJobConfig for ``spec``, refusing values Vertex would reject."""
-        options: GeminiOptions = self.resolve_options(spec)
-        hp = spec.hyperparameters
-        config: dict[str, Any] = {
-            "method": "PREFERENCE_TUNING" if spec.method == "dpo" else "SUPERVISED_FINE_TUNING",
-            "tuned_model_display_name": (spec.output_name or spec.client_ref)[:128],
-        }
-        size = options.adapter_size if options.adapter_size is not None else hp.lora_rank
-        if hp.lora_rank is not None and options.adapter_size not in (None, hp.lora_rank):
-            raise ConfigurationError(
-                f"gemini: lora_rank={hp.lora_rank} and GeminiOptions.adapter_size="
-                f"{options.adapter_size} disagree; set one of them"
-            )
-        if size is not None:
-            if size not in mapping.ADAPTER_SIZES:
-                raise self.unsupported(
-                    f"adapter size {size}",
-                    "Vertex accepts adapter sizes (LoRA ranks) "
-                    + ", ".join(str(s) for s in mapping.ADAPTER_SIZES) + ".",
-                )
-            config["adapter_size"] = mapping.ADAPTER_SIZES[size]
-        gemini_model = spec.base_model.removeprefix("publishers/google/models/").startswith("gemini")
-        if gemini_model and (hp.learning_rate is not None or hp.batch_size is not None):
-            raise self.unsupported(
-                "learning_rate/batch_size for Gemini models",
-                "Vertex takes learning_rate_multiplier for Gemini; learning_rate and batch_size"
-                " only for open models.",
-            )
-        if not gemini_model and hp.learning_rate_multiplier is not None:
-            raise self.unsupported(
-                "learning_rate_multiplier for open models", "Use learning_rate instead."
-            )
-        if hp.beta is not None and spec.method != "dpo":
-            raise self.unsupported("beta outside preference tuning (method='dpo')")
-        for ours, theirs in (
-            ("epochs", "epoch_count"),
-            ("learning_rate_multiplier", "learning_rate_multiplier"),
-            ("learning_rate", "learning_rate"),
-            ("batch_size", "batch_size"),
-            ("beta", "beta"),
-        ):
-            value = getattr(hp, ours)
-            if value is not None:
-                config[theirs] = value
-        labels = {**spec.labels, mapping.CLIENT_REF_LABEL: mapping.label_value(spec.client_ref)}
-        mapping.check_labels(labels)
-        config["labels"] = labels
-        for field in ("description", "export_last_checkpoint_only", "tuning_mode", "service_account"):
-            value = getattr(options, field)
-            if value is not None:
-                config[field] = value
-        return config
+        return tuning.tuning_config(spec, self.resolve_options(spec), self.unsupported)
 
     def create_job(self, spec: JobSpec) -> Job:
         """One ``tunings.tune`` request, never retried here (lifecycle.create_job decides)."""
         from google.genai import types
 
         config = self._tuning_config(spec)
-        train_uri = _gcs_uri(spec.training_file, "training_file")
+        train_uri = tuning.gcs_uri(spec.training_file, "training_file")
         if spec.validation_file is not None:
             config["validation_dataset"] = types.TuningValidationDataset(
-                gcs_uri=_gcs_uri(spec.validation_file, "validation_file")
+                gcs_uri=tuning.gcs_uri(spec.validation_file, "validation_file")
             )
         if spec.extra_body:
             config["http_options"] = types.HttpOptions(extra_body=spec.extra_body)
@@ -435,33 +386,6 @@ class GeminiProvider(Provider):
         )
 
 
-def _gcs_uri(ref: Any, field: str) -> str:
-    uri = ref.uri or ref.id if isinstance(ref, DatasetRef) else str(ref)
-    if not str(uri).startswith("gs://"):
-        raise ConfigurationError(
-            f"gemini: JobSpec.{field} must be uploaded to Cloud Storage first (a gs:// DatasetRef"
-            f" from client.datasets.upload), got {uri!r}"
-        )
-    return str(uri)
-
-
 def _next_token(pager: Any) -> str | None:
     # google-genai's Pager keeps the next page's token in the config of the next request.
     return (pager.config or {}).get("page_token") or None
-
-
-def _detect_method(path: Path) -> Literal["sft", "dpo"]:
-    """Preference data (chosen/rejected pairs) or chat data, from the first record."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"not valid JSON ({exc.msg})", file=str(path), line=number) from None
-            keys = set(record) if isinstance(record, dict) else set()
-            if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
-                return "dpo"
-            return "sft"
-    raise DatasetError("the dataset is empty", file=str(path))

@@ -1,4 +1,4 @@
-"""Vertex tuning jobs <-> our types: the state map, TuningJob -> Job / MetricPoint, error translation.
+"""Vertex tuning jobs <-> our types: state map, TuningJob -> Job / MetricPoint, errors.
 
 Kept apart from the adapter so the rules (quota waits are QUEUED, Vertex labels are lowercase,
 an unknown state is UNKNOWN) are readable in one place.
@@ -73,7 +73,8 @@ def label_value(client_ref: str) -> str:
 def check_labels(labels: dict[str, str]) -> None:
     """Refuse labels Vertex would reject, before anything is uploaded."""
     for key, value in labels.items():
-        if not key or not key[0].islower() or not _LABEL_OK.match(key) or not _LABEL_OK.match(value):
+        valid = bool(key) and key[0].islower() and _LABEL_OK.match(key) and _LABEL_OK.match(value)
+        if not valid:
             raise ConfigurationError(
                 f"gemini: label {key}={value!r} is not a valid Vertex label (keys and values: at"
                 " most 63 lowercase letters, digits, '-' or '_'; keys start with a letter)"
@@ -129,7 +130,9 @@ def job_from_vertex(tj: Any) -> Job:
         labels=labels,
         client_ref=labels.get(CLIENT_REF_LABEL),
         error=error,
-        provider_details=tj.model_dump(mode="json", exclude_none=True, exclude={"sdk_http_response"}),
+        provider_details=tj.model_dump(
+            mode="json", exclude_none=True, exclude={"sdk_http_response"}
+        ),
     )
 
 

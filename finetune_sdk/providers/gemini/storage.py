@@ -1,4 +1,4 @@
-"""Putting tuning data into Cloud Storage: the one seam between the adapter and google-cloud-storage.
+"""Tuning data into Cloud Storage: the one seam between the adapter and google-cloud-storage.
 
 google-cloud-storage talks HTTP through ``requests`` (not httpx2), so it cannot be intercepted
 like google-genai. The adapter therefore takes any object shaped like ``storage.Client``
@@ -45,7 +45,9 @@ def upload_file(storage_client: Any, bucket: str, name: str, path: str) -> str:
     return f"gs://{bucket}/{name}"
 
 
-def translate_storage_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> BaseException:
+def translate_storage_error(
+    exc: BaseException, secrets: Iterable[str | None] = ()
+) -> BaseException:
     """google-api-core / requests errors from an upload as our error tree (others unchanged)."""
     if isinstance(exc, APIError):
         return exc

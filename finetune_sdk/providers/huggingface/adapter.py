@@ -51,7 +51,7 @@ class HuggingFaceOptions(ProviderOptions):
 
     backend: Literal["autotrain", "sdk"] = "autotrain"
     flavor: str = "a10g-small"
-    """HF Jobs hardware (``cpu-basic``, ``t4-small``, ``a10g-small``, ``a100-large``, ``h200``...)."""
+    """HF Jobs hardware (``cpu-basic``, ``t4-small``, ``a10g-small``, ``a100-large``...)."""
     timeout: str | int = "2h"
     """Job time limit: seconds, or ``"90m"`` / ``"2h"``."""
     labels: dict[str, str] = Field(default_factory=dict)
@@ -108,7 +108,8 @@ class HuggingFaceProvider(Provider):
         token: a Hub token with write access (HF_TOKEN). Never read from disk implicitly here.
         namespace: the user or org that owns jobs and repos (HF_NAMESPACE); default: whoami.
         endpoint: the Hub URL (HF_ENDPOINT), for a mirror or tests.
-        dataset_repo: the private dataset repo for uploads (default ``{namespace}/finetune-sdk-data``).
+        dataset_repo: the private dataset repo for uploads
+            (default ``{namespace}/finetune-sdk-data``).
         """
         super().__init__(retry=retry)
         if isinstance(token, SecretStr):
@@ -163,7 +164,7 @@ class HuggingFaceProvider(Provider):
     def upload_dataset(
         self, path: Path, *, purpose: Literal["train", "validation"] = "train"
     ) -> DatasetRef:
-        """Convert to the chat/preference JSONL AutoTrain reads, upload to a private dataset repo."""
+        """Convert to the chat/preference JSONL AutoTrain reads; upload to a private repo."""
         source = Path(path)
         if not source.is_file():
             raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
@@ -262,9 +263,9 @@ class HuggingFaceProvider(Provider):
         url: str | None = f"{self.endpoint}/api/jobs/{self.namespace}"
         yielded = 0
         while url:
-            page_url, page_params = url, params
-            items, url = self._call(lambda: mapping.fetch_page(
-                page_url, page_params, self._token.get_secret_value()))
+            items, url = self._call(
+                lambda page_url=url, page_params=params: mapping.fetch_page(
+                    page_url, page_params, self._token.get_secret_value()))
             params = []  # the next link carries the query already
             for item in items:
                 yield mapping.job_from_info(mapping.job_info(item, self.endpoint))

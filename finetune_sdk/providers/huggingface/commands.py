@@ -77,7 +77,9 @@ def mounted_files(spec: JobSpec) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return volumes, files
 
 
-def autotrain_command(spec: JobSpec, options: Any, *, namespace: str) -> tuple[list[str], list[dict[str, Any]]]:
+def autotrain_command(
+    spec: JobSpec, options: Any, *, namespace: str
+) -> tuple[list[str], list[dict[str, Any]]]:
     """``sh -c`` running ``autotrain llm --train ...`` (token from the HF_TOKEN secret), volumes."""
     volumes, files = mounted_files(spec)
     hp = spec.hyperparameters

@@ -167,7 +167,9 @@ def detect_method(path: Path) -> Literal["sft", "dpo"]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DatasetError(f"not valid JSON ({exc.msg})", file=str(path), line=number) from None
+                raise DatasetError(
+                    f"not valid JSON ({exc.msg})", file=str(path), line=number
+                ) from None
             keys = set(record) if isinstance(record, dict) else set()
             if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
                 return "dpo"

@@ -1,4 +1,4 @@
-"""The ``sdk`` backend's entry point inside an HF Job: train with the local provider, push to the Hub.
+"""The ``sdk`` backend inside an HF Job: train with the local provider, push to the Hub.
 
 Run by ``run_uv_job`` as ``python -m finetune_sdk.providers.huggingface.remote_train ...`` with
 the datasets mounted read-only and the Hub token in the ``HF_TOKEN`` secret. Metrics are printed

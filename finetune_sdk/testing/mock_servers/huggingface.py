@@ -81,7 +81,9 @@ class HuggingFaceMockServer(MockServer):
         return self.json(200, {"url": url, "name": f"{owner}/{body['name']}"})
 
     @route("POST", r"/api/(?P<kind>models|datasets|spaces)/" + _REPO + r"/preupload/(?P<rev>[^/]+)")
-    def preupload(self, request: httpx2.Request, kind: str, repo_id: str, rev: str) -> httpx2.Response:
+    def preupload(
+        self, request: httpx2.Request, kind: str, repo_id: str, rev: str
+    ) -> httpx2.Response:
         if f"{kind}/{repo_id}" not in self.repos:
             return self._error(404, "Repository not found")
         files = self.body(request).get("files", [])

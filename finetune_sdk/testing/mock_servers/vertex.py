@@ -85,7 +85,9 @@ class VertexMockServer(MockServer):
         if not body.get("baseModel") and not body.get("preTunedModel"):
             return self._error(400, "baseModel is required")
         if spec_key is None:
-            return self._error(400, "a supervisedTuningSpec or preferenceOptimizationSpec is required")
+            return self._error(
+                400, "a supervisedTuningSpec or preferenceOptimizationSpec is required"
+            )
         spec = body[spec_key]
         for field in ("trainingDatasetUri", "validationDatasetUri"):
             uri = spec.get(field)
@@ -119,7 +121,9 @@ class VertexMockServer(MockServer):
         return self.json(200, job)
 
     @route("GET", _JOBS + r"/(?P<job_id>[^/:]+)")
-    def get(self, request: httpx2.Request, project: str, location: str, job_id: str) -> httpx2.Response:
+    def get(
+        self, request: httpx2.Request, project: str, location: str, job_id: str
+    ) -> httpx2.Response:
         name = f"projects/{project}/locations/{location}/tuningJobs/{job_id}"
         job = self.jobs.get(name)
         if job is None:
@@ -154,7 +158,9 @@ class VertexMockServer(MockServer):
         return self.json(200, body)
 
     @route("POST", _JOBS + r"/(?P<job_id>[^/:]+):cancel")
-    def cancel(self, request: httpx2.Request, project: str, location: str, job_id: str) -> httpx2.Response:
+    def cancel(
+        self, request: httpx2.Request, project: str, location: str, job_id: str
+    ) -> httpx2.Response:
         name = f"projects/{project}/locations/{location}/tuningJobs/{job_id}"
         job = self.jobs.get(name)
         if job is None:
@@ -277,7 +283,9 @@ class FakeStorageClient:
         class _Bucket:
             def blob(self, blob_name: str) -> Any:
                 class _Blob:
-                    def upload_from_filename(self, filename: str, content_type: str | None = None) -> None:
+                    def upload_from_filename(
+                        self, filename: str, content_type: str | None = None
+                    ) -> None:
                         if client.fail_uploads:
                             client.fail_uploads -= 1
                             from google.api_core import exceptions
