@@ -1,0 +1,121 @@
+"""The trainable module: base model + LoRA, a packed-row forward, and the loss on trained tokens.
+
+``PackedCausalLM`` wraps the PEFT model so that one ``forward`` call computes the summed loss of one
+packed row. It calls the decoder (not the LM head) and scores only the positions that have a
+target, so full-vocabulary logits for the whole row are never built. Wrapping it as one module
+is also what DDP needs: the gradient hooks fire for everything inside ``forward``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import _attention
+from ._loss import linear_cross_entropy_sum
+
+
+def load_lora_model(
+    base_model: str | Path,
+    *,
+    device: torch.device,
+    lora_rank: int,
+    lora_alpha: int,
+    lora_dropout: float,
+    target_modules: list[str] | str,
+) -> Any:
+    """Base weights (bf16 on GPU, fp32 on CPU) with LoRA adapters (fp32 master weights)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    _attention.register()
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(
+        str(base_model), dtype=dtype, attn_implementation=_attention.ATTENTION_NAME
+    )
+    model.config.use_cache = False
+    model.to(device)
+    lora = LoraConfig(
+        r=lora_rank,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        target_modules=target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+class PackedCausalLM(torch.nn.Module):
+    """``forward(row) -> summed loss`` for one packed row (batch size 1)."""
+
+    def __init__(self, peft_model: Any, *, backend: str, chunk_tokens: int = 4096) -> None:
+        super().__init__()
+        self.peft_model = peft_model
+        causal_lm = peft_model.get_base_model()
+        self.backend = backend
+        self.chunk_tokens = chunk_tokens
+        self.softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
+
+    def _parts(self) -> tuple[Any, torch.Tensor]:
+        causal_lm = self.peft_model.get_base_model()
+        decoder = getattr(causal_lm, causal_lm.base_model_prefix)
+        return decoder, causal_lm.get_output_embeddings().weight
+
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        cu_seqlens: torch.Tensor,
+        max_seqlen: int,
+    ) -> torch.Tensor:
+        """Last hidden states ``[S, H]`` of one packed row, examples isolated."""
+        decoder, _ = self._parts()
+        total = input_ids.shape[-1]
+        pack = _attention.make_pack_info(self.backend, cu_seqlens, max_seqlen, total)
+        out = decoder(
+            input_ids=input_ids.view(1, -1),
+            position_ids=position_ids.view(1, -1),
+            use_cache=False,
+            packing=pack,
+        )
+        return out.last_hidden_state[0]
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # [S]
+        position_ids: torch.Tensor,  # [S]
+        cu_seqlens: torch.Tensor,  # int32 [docs + 1]
+        target_positions: torch.Tensor,  # [N] positions that have a target
+        targets: torch.Tensor,  # [N] the target token ids
+        max_seqlen: int,
+    ) -> torch.Tensor:
+        hidden = self.hidden_states(input_ids, position_ids, cu_seqlens, max_seqlen)
+        _, weight = self._parts()
+        picked = hidden.index_select(0, target_positions)
+        return linear_cross_entropy_sum(
+            picked, weight, targets, chunk_tokens=self.chunk_tokens, softcap=self.softcap
+        )
+
+
+def row_tensors(row: Any, device: torch.device) -> dict[str, Any]:
+    """Host lists of a ``PackedRow`` -> the keyword arguments of ``PackedCausalLM.forward``."""
+    pin = device.type == "cuda"
+    positions = [i for i, t in enumerate(row.targets) if t != -100]
+    values = [row.targets[i] for i in positions]
+
+    def move(data: list[int], dtype: torch.dtype) -> torch.Tensor:
+        tensor = torch.tensor(data, dtype=dtype)
+        if pin:
+            tensor = tensor.pin_memory()
+        return tensor.to(device, non_blocking=True)
+
+    return {
+        "input_ids": move(row.input_ids, torch.long),
+        "position_ids": move(row.position_ids, torch.long),
+        "cu_seqlens": move(row.cu_seqlens, torch.int32),
+        "target_positions": move(positions, torch.long),
+        "targets": move(values, torch.long),
+        "max_seqlen": row.max_seqlen,
+    }

@@ -1,0 +1,398 @@
+"""The local SFT engine: LoRA on packed chat data, assistant tokens only, resumable.
+
+``train(config, hooks)`` is the whole contract with the job worker. It tokenizes with the model's
+chat template (``tokenize.py``), packs examples into token-budget rows that never attend across
+examples (``packing.py``, ``_attention.py``), and runs a plain loop: bf16 autocast on GPU (fp32 on
+CPU), gradient accumulation over rows, AdamW (fused on GPU), warmup + cosine, gradient clipping.
+The loss is the mean over every assistant token of the optimizer step, whatever the rows.
+
+Speed notes: no host sync per micro-step (row tensors are prepared on the host and copied
+non-blocking; a step's loss is read one step later, when the GPU has moved on), no S x S masks on
+GPU (varlen kernel), and no full-vocabulary logits (``_loss.py``).
+
+Under ``torchrun`` (``WORLD_SIZE > 1``) the rows of each step are split over ranks with DDP; only
+rank 0 writes checkpoints and output and talks to the hooks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from . import _attention
+from ._checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ._model import PackedCausalLM, load_lora_model, row_tensors
+from ._output import write_output
+from .packing import build_row, group_steps, plan_rows
+from .tokenize import EncodeReport, encode_file, ensure_chat_template
+
+#: Largest packed row on each device type (tokens per forward); the step's token budget is split
+#: into rows of this size. Override with FINETUNE_SDK_ROW_TOKENS.
+ROW_TOKENS = {"cuda": 16384, "cpu": 4096}
+
+
+@dataclass
+class TrainConfig:
+    base_model: str
+    train_file: Path
+    output_dir: Path
+    checkpoint_dir: Path
+    validation_file: Path | None = None
+    epochs: int = 1
+    learning_rate: float = 2e-4
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] | str = "all-linear"
+    warmup_ratio: float = 0.03
+    max_seq_length: int = 2048
+    seed: int = 0
+    device: str = "auto"
+    max_steps: int | None = None
+    save_every_steps: int | None = None
+    merge: bool = False
+    eval_every_steps: int | None = None
+
+
+class TrainerHooks(Protocol):
+    def on_metric(self, point: dict) -> None: ...
+    def on_event(self, message: str, level: str = "info") -> None: ...
+    def should_stop(self) -> bool: ...
+    def on_checkpoint(self, path: Path, step: int) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    trained_tokens: int
+    first_loss: float | None
+    final_loss: float | None
+    eval_loss: float | None
+    stopped: bool
+    output_dir: Path | None
+    resumed_from_step: int | None
+
+
+class _SilentHooks:
+    """What ranks other than 0 use: they neither report nor decide to stop."""
+
+    def on_metric(self, point: dict) -> None: ...
+    def on_event(self, message: str, level: str = "info") -> None: ...
+    def should_stop(self) -> bool:
+        return False
+
+    def on_checkpoint(self, path: Path, step: int) -> None: ...
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(requested: str) -> tuple[_Dist, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available() and requested in ("auto", "cuda")
+    if requested == "cuda" and not torch.cuda.is_available():
+        from ..errors import LocalTrainerError
+
+        raise LocalTrainerError("device='cuda' was asked for but torch sees no CUDA device")
+    if world <= 1:
+        return _Dist(), torch.device("cuda" if cuda else "cpu")
+    import torch.distributed as dist
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    return _Dist(dist.get_rank(), world, local_rank), device
+
+
+def _lr_lambda(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _budget(
+    lengths: list[int], config: TrainConfig, device: torch.device, world: int
+) -> tuple[int, int]:
+    """Row capacity (tokens) and rows per optimizer step for ``batch_size`` examples per step."""
+    mean = sum(lengths) / len(lengths)
+    step_tokens = config.batch_size * config.gradient_accumulation_steps * mean
+    limit = int(os.environ.get("FINETUNE_SDK_ROW_TOKENS", ROW_TOKENS[device.type]))
+    capacity = max(max(lengths), min(limit, math.ceil(step_tokens)))
+    rows = max(1, round(step_tokens / capacity))
+    rows = math.ceil(rows / world) * world  # every rank gets the same number of rows
+    return capacity, rows
+
+
+def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
+    """Train a LoRA adapter as ``config`` says; see the module docstring."""
+    from transformers import AutoTokenizer
+
+    dist_env, device = _init_distributed(config.device)
+    hooks = hooks if dist_env.main else _SilentHooks()
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    tokenizer = AutoTokenizer.from_pretrained(str(config.base_model))
+    if ensure_chat_template(tokenizer):
+        hooks.on_event("the tokenizer has no chat template: using the default <|role|> template")
+    report = EncodeReport()
+    train_examples = encode_file(tokenizer, Path(config.train_file), config.max_seq_length, report)
+    val_examples = (
+        encode_file(tokenizer, Path(config.validation_file), config.max_seq_length)
+        if config.validation_file
+        else []
+    )
+    if report.truncated:
+        hooks.on_event(
+            f"{report.truncated} examples cut to max_seq_length={config.max_seq_length}", "warning"
+        )
+    if report.skipped_no_assistant_tokens:
+        hooks.on_event(
+            f"{report.skipped_no_assistant_tokens} examples skipped: no assistant token left "
+            f"within max_seq_length={config.max_seq_length}",
+            "warning",
+        )
+
+    lengths = [len(e.input_ids) for e in train_examples]
+    capacity, rows_per_step = _budget(lengths, config, device, dist_env.world)
+    epoch_steps = [
+        group_steps(plan_rows(lengths, capacity, seed=config.seed * 1000 + epoch), rows_per_step)
+        for epoch in range(config.epochs)
+    ]
+    total_steps = sum(len(s) for s in epoch_steps)
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+
+    backend = _attention.pick_backend(device, os.environ.get("FINETUNE_SDK_ATTENTION"))
+    peft_model = load_lora_model(
+        config.base_model,
+        device=device,
+        lora_rank=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+    )
+    module: torch.nn.Module = PackedCausalLM(peft_model, backend=backend)
+    if dist_env.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        module = DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.learning_rate, weight_decay=0.0, fused=device.type == "cuda"
+    )
+    warmup = math.ceil(config.warmup_ratio * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(warmup, total_steps))
+
+    step, epoch, step_in_epoch, resumed_from = 0, 0, 0, None
+    resume_path = latest_checkpoint(Path(config.checkpoint_dir))
+    if resume_path is not None:
+        position = load_checkpoint(
+            resume_path, peft_model=peft_model, optimizer=optimizer, scheduler=scheduler
+        )
+        step, epoch, step_in_epoch = position["step"], position["epoch"], position["step_in_epoch"]
+        resumed_from = step
+        hooks.on_event(f"resumed from checkpoint step {step} ({resume_path.name})")
+    hooks.on_event(
+        f"training on {device.type} ({backend} attention): {len(train_examples)} examples, "
+        f"{total_steps} steps, rows of {capacity} tokens x {rows_per_step} per step"
+    )
+
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    )
+    steps_per_epoch = [len(s) for s in epoch_steps]
+
+    def position_after(e: int, i: int) -> dict[str, int]:
+        return (
+            {"epoch": e + 1, "step_in_epoch": 0}
+            if i + 1 >= steps_per_epoch[e]
+            else {"epoch": e, "step_in_epoch": i + 1}
+        )
+
+    def checkpoint(at_step: int, position: dict[str, int]) -> None:
+        if dist_env.main:
+            path = save_checkpoint(
+                Path(config.checkpoint_dir),
+                at_step,
+                peft_model=peft_model,
+                tokenizer=tokenizer,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                position=position,
+            )
+            hooks.on_checkpoint(path, at_step)
+        _barrier(dist_env)
+
+    def evaluate() -> float | None:
+        return (
+            _evaluate(module, val_examples, capacity, dist_env, device, autocast)
+            if val_examples
+            else None
+        )
+
+    trained_tokens, first_loss, final_loss, eval_loss = 0, None, None, None
+    pending: dict[str, Any] | None = None
+    clock, tokens_since = time.perf_counter(), 0
+
+    def publish(item: dict[str, Any]) -> None:
+        nonlocal first_loss, final_loss
+        loss = item.pop("loss_tensor")
+        if dist_env.world > 1:
+            torch.distributed.all_reduce(loss)
+        value = float(loss.item()) / item.pop("target_tokens")
+        first_loss = value if first_loss is None else first_loss
+        final_loss = value
+        hooks.on_metric({**item, "train_loss": value})
+
+    module.train()
+    position = {"epoch": epoch, "step_in_epoch": step_in_epoch}
+    while step < total_steps and epoch < config.epochs:
+        rows = epoch_steps[epoch][step_in_epoch]
+        built = [build_row(train_examples, r) for r in rows]
+        step_targets = sum(r.num_target_tokens for r in built)
+        mine = built[dist_env.rank :: dist_env.world]
+        scale = dist_env.world / step_targets
+        loss_sum = torch.zeros((), device=device)
+        for index, row in enumerate(mine):
+            sync = index == len(mine) - 1 or dist_env.world == 1
+            no_sync = module.no_sync() if (dist_env.world > 1 and not sync) else nullcontext()
+            with no_sync, autocast:
+                row_loss = module(**row_tensors(row, device))
+            (row_loss * scale).backward()
+            loss_sum += row_loss.detach()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        step_lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        step_tokens = sum(r.num_tokens for r in built)
+        trained_tokens += step_tokens
+        tokens_since += step_tokens
+        position = position_after(epoch, step_in_epoch)
+        if pending is not None:
+            publish(pending)  # the previous step's loss: reading it now costs no stall
+        now = time.perf_counter()
+        pending = {
+            "step": step,
+            "epoch": round(epoch + (step_in_epoch + 1) / steps_per_epoch[epoch], 4),
+            "learning_rate": step_lr,
+            "tokens_per_second": tokens_since / (now - clock),
+            "trained_tokens": trained_tokens,
+            "loss_tensor": loss_sum,
+            "target_tokens": step_targets,
+        }
+        clock, tokens_since = now, 0
+        epoch, step_in_epoch = position["epoch"], position["step_in_epoch"]
+        if config.eval_every_steps and step % config.eval_every_steps == 0 and step < total_steps:
+            publish(pending)
+            pending = None
+            eval_loss = evaluate()
+            hooks.on_metric({"step": step, "epoch": position["epoch"], "valid_loss": eval_loss})
+            module.train()
+        if config.save_every_steps and step % config.save_every_steps == 0 and step < total_steps:
+            checkpoint(step, position)
+        if _stop_requested(hooks, dist_env):
+            if pending is not None:
+                publish(pending)
+            checkpoint(step, position)
+            hooks.on_event(f"stopped at step {step}; checkpoint saved")
+            return TrainResult(
+                step, trained_tokens, first_loss, final_loss, eval_loss, True, None, resumed_from
+            )
+    if pending is not None:
+        publish(pending)
+    if val_examples:
+        eval_loss = evaluate()
+        hooks.on_metric({"step": step, "epoch": position["epoch"], "valid_loss": eval_loss})
+    checkpoint(step, position)
+    output = None
+    if dist_env.main:
+        output = write_output(
+            config,
+            peft_model=peft_model,
+            tokenizer=tokenizer,
+            metrics={
+                "steps": step,
+                "trained_tokens": trained_tokens,
+                "first_loss": first_loss,
+                "final_loss": final_loss,
+                "eval_loss": eval_loss,
+                "resumed_from_step": resumed_from,
+            },
+            details={
+                "attention_backend": backend,
+                "device": str(device),
+                "row_tokens": capacity,
+                "rows_per_step": rows_per_step,
+                "world_size": dist_env.world,
+                "examples": report.examples,
+                "truncated": report.truncated,
+                "skipped_no_assistant_tokens": report.skipped_no_assistant_tokens,
+            },
+        )
+        hooks.on_event(f"adapter written to {output}")
+    _barrier(dist_env)
+    return TrainResult(
+        step, trained_tokens, first_loss, final_loss, eval_loss, False, output, resumed_from
+    )
+
+
+def _barrier(dist_env: _Dist) -> None:
+    if dist_env.world > 1:
+        torch.distributed.barrier()
+
+
+def _stop_requested(hooks: TrainerHooks, dist_env: _Dist) -> bool:
+    stop = bool(hooks.should_stop())
+    if dist_env.world > 1:  # rank 0 decides for everyone
+        flag = torch.tensor([int(stop)], device="cuda" if torch.cuda.is_available() else "cpu")
+        torch.distributed.broadcast(flag, src=0)
+        stop = bool(flag.item())
+    return stop
+
+
+@torch.no_grad()
+def _evaluate(module, examples, capacity, dist_env, device, autocast) -> float:
+    """Mean loss over every assistant token of the validation examples."""
+    module.eval()
+    rows = plan_rows([len(e.input_ids) for e in examples], capacity, seed=0)
+    loss = torch.zeros((), device=device)
+    count = torch.zeros((), device=device)
+    for indices in rows[dist_env.rank :: dist_env.world]:
+        row = build_row(examples, indices)
+        with autocast:
+            loss += module(**row_tensors(row, device)).float()
+        count += row.num_target_tokens
+    if dist_env.world > 1:
+        torch.distributed.all_reduce(loss)
+        torch.distributed.all_reduce(count)
+    return float(loss.item() / max(1.0, count.item()))
