@@ -25,7 +25,7 @@ from finetune_sdk.providers.gemini.mapping import CLIENT_REF_LABEL, STATUS_MAP
 from finetune_sdk.retry import RetryPolicy
 from finetune_sdk.testing.conformance import SENTINEL_SECRET, write_chat_jsonl
 from finetune_sdk.testing.mock_servers.vertex import VertexMockServer
-from finetune_sdk.types import Hyperparameters, JobSpec, JobStatus
+from finetune_sdk.types import DatasetRef, Hyperparameters, JobSpec, JobStatus
 
 BASE = "gemini-2.5-flash"
 
@@ -304,3 +304,23 @@ def test_real_storage_client_uploads_to_the_mock_over_loopback(mock, train, monk
     assert json.loads(mock.objects[ref.id].decode().splitlines()[0])["contents"]
     job = provider.create_job(JobSpec(base_model=BASE, training_file=ref))
     assert job.status is JobStatus.QUEUED
+
+
+def test_preference_tuning_sends_beta_in_the_preference_spec(provider, mock):
+    uri = "gs://ftsdk-test-bucket/tuning-data/prefs.jsonl"
+    mock.objects[uri] = b"{}\n"
+    ref = DatasetRef(id=uri, provider="gemini", uri=uri, kind="preference")
+    spec = JobSpec(base_model=BASE, training_file=ref, method="dpo",
+                   hyperparameters=Hyperparameters(beta=0.2, epochs=1))
+    provider.preflight(spec)
+    job = provider.create_job(spec)
+    body = created_body(mock)
+    assert "supervisedTuningSpec" not in body
+    assert body["preferenceOptimizationSpec"]["hyperParameters"] == {"epochCount": 1, "beta": 0.2}
+    assert job.method == "dpo"
+
+
+def test_local_path_is_refused_by_create(provider):
+    spec = JobSpec(base_model=BASE, training_file="train.jsonl")
+    with pytest.raises(ConfigurationError, match="gs:// DatasetRef"):
+        provider.create_job(spec)
