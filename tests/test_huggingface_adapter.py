@@ -22,7 +22,7 @@ from finetune_sdk.providers.huggingface.commands import parse_metrics
 from finetune_sdk.providers.huggingface.mapping import CLIENT_REF_LABEL, STATUS_MAP
 from finetune_sdk.retry import RetryPolicy
 from finetune_sdk.testing.conformance import SENTINEL_SECRET, write_chat_jsonl
-from finetune_sdk.types import Hyperparameters, JobSpec, JobStatus, MetricPoint
+from finetune_sdk.types import DatasetRef, Hyperparameters, JobSpec, JobStatus, MetricPoint
 
 BASE = "HuggingFaceTB/SmolLM2-135M-Instruct"
 LORA = Hyperparameters(lora_rank=16, lora_alpha=32, lora_dropout=0.05,
@@ -75,12 +75,13 @@ def test_upload_creates_private_dataset_repo_and_commits_file(provider, mock, tr
     repo = mock.repos["datasets/mock-user/finetune-sdk-data"]
     assert repo["private"] is True
     path = ref.provider_details["path"]
-    assert ref.id == f"mock-user/finetune-sdk-data:{path}" and path.endswith("/train.jsonl")
-    assert ref.provider_details["revision"] and ref.num_examples == 12
+    revision = ref.provider_details["revision"]
+    assert ref.id == f"mock-user/finetune-sdk-data:{path}@{revision}"
+    assert path.endswith("/train.jsonl") and len(revision) == 40 and ref.num_examples == 12
     first = json.loads(repo["files"][path].decode().splitlines()[0])
     assert first["messages"][0]["role"] == "system"
     # A second upload reuses the repo (409 handled by exist_ok) and the same path.
-    assert provider.upload_dataset(train).id == ref.id
+    assert provider.upload_dataset(train).provider_details["path"] == path
 
 
 def test_autotrain_command_flags_from_hyperparameters(provider, mock, train):
@@ -118,6 +119,16 @@ def test_autotrain_command_flags_from_hyperparameters(provider, mock, train):
     assert {v["mountPath"] for v in body["volumes"]} == {"/data/train", "/data/validation"}
     assert all(v["type"] == "dataset" and v["revision"] for v in body["volumes"])
     assert job.status is JobStatus.QUEUED and job.client_ref == "ftsdk-t1"
+
+
+def test_dataset_ref_rebuilt_from_its_id_still_mounts_the_revision(provider, mock, train):
+    ref = provider.upload_dataset(train)
+    bare = DatasetRef(id=ref.id, provider="huggingface")
+    provider.create_job(JobSpec(base_model=BASE, training_file=bare))
+    [volume] = run_body(mock)["volumes"]
+    assert volume["source"] == "mock-user/finetune-sdk-data"
+    assert volume["revision"] == ref.provider_details["revision"]
+    assert volume["path"] == ref.provider_details["path"].rsplit("/", 1)[0]
 
 
 def test_no_lora_fields_means_full_finetune_unless_forced(provider, mock, train):

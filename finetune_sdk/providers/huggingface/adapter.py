@@ -193,7 +193,8 @@ class HuggingFaceProvider(Provider):
             tmp.unlink(missing_ok=True)
         revision = getattr(commit, "oid", None)
         return DatasetRef(
-            id=f"{repo_id}:{path_in_repo}",
+            # repo, file and the commit that holds it: a job mounts exactly this revision.
+            id=f"{repo_id}:{path_in_repo}" + (f"@{revision}" if revision else ""),
             provider=self.name,
             uri=f"{self.endpoint}/datasets/{repo_id}/blob/{revision or 'main'}/{path_in_repo}",
             filename=source.name,

@@ -46,11 +46,14 @@ def dataset_location(ref: DatasetRef | Any) -> tuple[str, str, str | None]:
             f" (client.datasets.upload); got {ref!r}"
         )
     details = ref.provider_details
-    repo_id, path = details.get("repo_id"), details.get("path")
+    repo_id, path, revision = details.get("repo_id"), details.get("path"), details.get("revision")
     if not repo_id or not path:
-        repo_id, _, path = ref.id.partition(":")
-        path = path.split("@", 1)[0]
-    return repo_id, path, details.get("revision")
+        # "user/repo:folder/train.jsonl@<commit>" (a DatasetRef rebuilt from its id alone)
+        repo_id, _, rest = ref.id.partition(":")
+        path, _, revision = rest.partition("@")
+    if not repo_id or not path:
+        raise ConfigurationError(f"huggingface: {ref.id!r} is not 'user/repo:path[@revision]'")
+    return repo_id, path, revision or None
 
 
 def _stage_commands(files: dict[str, str]) -> list[str]:
