@@ -59,7 +59,7 @@ def block_diagonal_causal_mask(cu_seqlens: torch.Tensor, total: int) -> torch.Te
 
 
 def make_pack_info(backend: str, cu_seqlens: torch.Tensor, max_seqlen: int, total: int) -> PackInfo:
-    """Build what ``backend`` needs for a row of ``total`` tokens (once per row, shared by layers)."""
+    """What ``backend`` needs for a row of ``total`` tokens (built once per row, for all layers)."""
     if backend == "mask":
         return PackInfo(
             backend,
@@ -82,14 +82,22 @@ def make_pack_info(backend: str, cu_seqlens: torch.Tensor, max_seqlen: int, tota
     raise ValueError(f"unknown attention backend {backend!r}; expected one of {BACKENDS}")
 
 
-@lru_cache(maxsize=1)
-def _varlen_call() -> tuple[Any, dict[str, Any], bool]:
-    """varlen_attn plus the keyword that makes it causal in this torch version, and GQA support."""
-    from torch.nn.attention.varlen import varlen_attn
+_VARLEN: tuple[Any, dict[str, Any], bool] | None = None
 
-    params = inspect.signature(varlen_attn).parameters
-    causal = {"window_size": (-1, 0)} if "window_size" in params else {"is_causal": True}
-    return varlen_attn, causal, "enable_gqa" in params
+
+def _varlen_call() -> tuple[Any, dict[str, Any], bool]:
+    """varlen_attn plus the keyword that makes it causal in this torch version, and GQA support.
+
+    Resolved once (at ``register``) and kept in a plain global so compiled layers see a constant.
+    """
+    global _VARLEN
+    if _VARLEN is None:
+        from torch.nn.attention.varlen import varlen_attn
+
+        params = inspect.signature(varlen_attn).parameters
+        causal = {"window_size": (-1, 0)} if "window_size" in params else {"is_causal": True}
+        _VARLEN = (varlen_attn, causal, "enable_gqa" in params)
+    return _VARLEN
 
 
 def varlen_available() -> bool:
@@ -170,6 +178,10 @@ def packed_attention_forward(
 def register() -> str:
     """Make ``ATTENTION_NAME`` usable as ``attn_implementation``; idempotent."""
     AttentionInterface.register(ATTENTION_NAME, packed_attention_forward)
+    try:
+        _varlen_call()
+    except ImportError:  # older torch: the flex and mask backends remain
+        pass
     return ATTENTION_NAME
 
 

@@ -5,8 +5,9 @@ then projected to the vocabulary and scored in chunks. Two implementations:
 
 - Liger's fused linear cross-entropy (when ``liger_kernel`` is installed and the tensors are on
   CUDA): computes the gradient during the forward chunk by chunk, so logits never live long.
-- A torch fallback: each chunk's logits are recomputed in backward (activation checkpointing),
-  so at most one chunk of ``chunk_tokens x vocab`` fp32 logits exists at a time.
+- A torch fallback (also forced by FINETUNE_SDK_FUSED_CE=torch): each chunk's logits are
+  recomputed in backward (activation checkpointing), so at most one chunk of
+  ``chunk_tokens x vocab`` fp32 logits exists at a time.
 
 Both return the *sum* of token losses; the trainer divides by the step's target-token count so
 gradient accumulation and packing weigh every trained token the same.
@@ -14,6 +15,7 @@ gradient accumulation and packing weigh every trained token the same.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -57,7 +59,8 @@ def linear_cross_entropy_sum(
 ) -> torch.Tensor:
     """Sum of next-token cross-entropy over ``N`` positions, chunked over positions."""
     if use_liger is None:
-        use_liger = hidden.is_cuda and not softcap and liger_available()
+        wanted = os.environ.get("FINETUNE_SDK_FUSED_CE", "liger") != "torch"
+        use_liger = wanted and hidden.is_cuda and not softcap and liger_available()
     if use_liger:
         function = _liger_function()
         # apply(input, weight, target, bias, ce_weight, ignore_index, lse_square_scale,

@@ -8,6 +8,7 @@ is also what DDP needs: the gradient hooks fire for everything inside ``forward`
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,6 @@ def load_lora_model(
     target_modules: list[str] | str,
 ) -> Any:
     """Base weights (bf16 on GPU, fp32 on CPU) with LoRA adapters (fp32 master weights)."""
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     _attention.register()
@@ -37,6 +37,34 @@ def load_lora_model(
     )
     model.config.use_cache = False
     model.to(device)
+    return wrap_lora(
+        model,
+        lora_rank=lora_rank,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        target_modules=target_modules,
+    )
+
+
+def wrap_lora(
+    model: Any,
+    *,
+    lora_rank: int,
+    lora_alpha: int,
+    lora_dropout: float,
+    target_modules: list[str] | str,
+    fuse: bool | None = None,
+    compile_layers: bool | None = None,
+) -> Any:
+    """Add LoRA adapters to ``model`` and apply the speed-ups of ``_fast.py``.
+
+    ``fuse``/``compile_layers`` default to FINETUNE_SDK_FUSE_LORA (on unless "0") and
+    FINETUNE_SDK_COMPILE (on when "1").
+    """
+    from peft import LoraConfig, get_peft_model
+
+    from . import _fast
+
     lora = LoraConfig(
         r=lora_rank,
         lora_alpha=lora_alpha,
@@ -44,7 +72,16 @@ def load_lora_model(
         target_modules=target_modules,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
+    peft_model = get_peft_model(model, lora)
+    if fuse if fuse is not None else os.environ.get("FINETUNE_SDK_FUSE_LORA", "1") != "0":
+        _fast.fuse_lora_linears(peft_model)
+    if (
+        compile_layers
+        if compile_layers is not None
+        else os.environ.get("FINETUNE_SDK_COMPILE") == "1"
+    ):
+        _fast.compile_layers(peft_model)
+    return peft_model
 
 
 class PackedCausalLM(torch.nn.Module):

@@ -4,8 +4,8 @@ Every example is rendered with ``tokenizer.apply_chat_template`` exactly as infe
 it. The characters that belong to assistant turns are found by rendering growing prefixes of the
 conversation (``messages[:i]`` with the generation prompt, then ``messages[:i+1]``): the text
 between the two is the assistant's reply including the template's end-of-turn marker, so the
-model learns to stop. Tokens whose characters start inside such a span get a label; every other token gets
-``IGNORE_INDEX`` (system prompts, user turns, template scaffolding).
+model learns to stop. Tokens whose characters start inside such a span get a label; every other
+token gets ``IGNORE_INDEX`` (system prompts, user turns, template scaffolding).
 
 A tokenizer without a chat template gets ``DEFAULT_CHAT_TEMPLATE`` (documented below), and that
 template is saved with the trained adapter so inference renders the same text.

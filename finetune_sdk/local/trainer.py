@@ -20,7 +20,6 @@ import math
 import os
 import random
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +28,7 @@ import torch
 
 from . import _attention
 from ._checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ._loop import autocast_for, lr_factor, make_optimizer, train_step
 from ._model import PackedCausalLM, load_lora_model, row_tensors
 from ._output import write_output
 from .packing import build_row, group_steps, plan_rows
@@ -125,16 +125,6 @@ def _init_distributed(requested: str) -> tuple[_Dist, torch.device]:
     return _Dist(dist.get_rank(), world, local_rank), device
 
 
-def _lr_lambda(warmup: int, total: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
 def _budget(
     lengths: list[int], config: TrainConfig, device: torch.device, world: int
 ) -> tuple[int, int]:
@@ -205,11 +195,9 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
             module, device_ids=[device.index] if device.type == "cuda" else None
         )
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        trainable, lr=config.learning_rate, weight_decay=0.0, fused=device.type == "cuda"
-    )
+    optimizer = make_optimizer(trainable, config.learning_rate, device)
     warmup = math.ceil(config.warmup_ratio * total_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(warmup, total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(warmup, total_steps))
 
     step, epoch, step_in_epoch, resumed_from = 0, 0, 0, None
     resume_path = latest_checkpoint(Path(config.checkpoint_dir))
@@ -225,9 +213,7 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
         f"{total_steps} steps, rows of {capacity} tokens x {rows_per_step} per step"
     )
 
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    )
+    autocast = autocast_for(device)
     steps_per_epoch = [len(s) for s in epoch_steps]
 
     def position_after(e: int, i: int) -> dict[str, int]:
@@ -275,19 +261,16 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
     module.train()
     position = {"epoch": epoch, "step_in_epoch": step_in_epoch}
     while step < total_steps and epoch < config.epochs:
-        rows = epoch_steps[epoch][step_in_epoch]
-        built = [build_row(train_examples, r) for r in rows]
+        built = [build_row(train_examples, r) for r in epoch_steps[epoch][step_in_epoch]]
         step_targets = sum(r.num_target_tokens for r in built)
-        mine = built[dist_env.rank :: dist_env.world]
-        scale = dist_env.world / step_targets
-        loss_sum = torch.zeros((), device=device)
-        for index, row in enumerate(mine):
-            sync = index == len(mine) - 1 or dist_env.world == 1
-            no_sync = module.no_sync() if (dist_env.world > 1 and not sync) else nullcontext()
-            with no_sync, autocast:
-                row_loss = module(**row_tensors(row, device))
-            (row_loss * scale).backward()
-            loss_sum += row_loss.detach()
+        loss_sum = train_step(
+            module,
+            built,
+            device=device,
+            autocast=autocast,
+            rank=dist_env.rank,
+            world=dist_env.world,
+        )
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         step_lr = scheduler.get_last_lr()[0]
         optimizer.step()
