@@ -1,0 +1,323 @@
+"""OpenAI wire format <-> our types: status map, job/event/checkpoint mapping, create body, errors.
+
+Pure functions over plain dicts (what the SDK objects dump to), so they are tested without a server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ...errors import APIError, DatasetError, UnsupportedFeatureError, redact, status_error
+from ...retry import parse_retry_after
+from ...types import Checkpoint, Job, JobEvent, JobFailure, JobSpec, JobStatus, MetricPoint
+
+__all__ = [
+    "BASE_MODEL_RETIREMENTS",
+    "CLIENT_REF_KEY",
+    "DPO_BASE_MODELS",
+    "NEW_JOBS_UNTIL",
+    "PROVIDER",
+    "STATUS_MAP",
+    "SUPPORTED_BASE_MODELS",
+    "checkpoint_from_wire",
+    "create_body",
+    "detect_method",
+    "event_from_wire",
+    "job_from_wire",
+    "metric_points",
+    "translate_error",
+]
+
+PROVIDER = "openai"
+CLIENT_REF_KEY = "ftsdk_client_ref"
+"""The ``metadata`` key that carries our client_ref (``jobs.list(metadata=...)`` finds it)."""
+
+NEW_JOBS_UNTIL = date(2027, 1, 6)
+"""OpenAI accepts no new fine-tuning jobs from this day on (deprecations page, 2026-05-07)."""
+
+STATUS_MAP: dict[str, JobStatus] = {
+    "validating_files": JobStatus.VALIDATING,
+    "queued": JobStatus.QUEUED,
+    "running": JobStatus.RUNNING,
+    "succeeded": JobStatus.SUCCEEDED,
+    "failed": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED,
+    # Not in the published enum although /pause exists: tolerated if the API reports it.
+    "paused": JobStatus.PAUSED,
+}
+
+SUPPORTED_BASE_MODELS: frozenset[str] = frozenset(
+    {
+        "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano-2025-04-14",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini-2024-07-18",
+        "gpt-4o-mini",
+        "gpt-3.5-turbo",
+        "gpt-3.5-turbo-0125",
+        "babbage-002",
+        "davinci-002",
+    }
+)
+"""Base models OpenAI documents as tunable (data; ``ft:...`` models continue a fine-tune)."""
+
+DPO_BASE_MODELS: frozenset[str] = frozenset(
+    {
+        "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano-2025-04-14",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini-2024-07-18",
+    }
+)
+
+BASE_MODEL_RETIREMENTS: dict[str, date] = {
+    "gpt-4o-2024-08-06": date(2027, 1, 14),
+    "gpt-4o-2024-11-20": date(2027, 1, 14),
+    "gpt-4o-mini-2024-07-18": date(2027, 1, 14),
+    "gpt-4.1-2025-04-14": date(2027, 1, 14),
+    "gpt-4.1-mini-2025-04-14": date(2027, 1, 14),
+}
+"""Base models shut down (with their fine-tunes) on these days, per the deprecation table."""
+
+_METHOD_TYPES = {"sft": "supervised", "dpo": "dpo"}
+_METHODS_BACK = {"supervised": "sft", "dpo": "dpo"}
+_LEVELS = {"info": "info", "warn": "warning", "warning": "warning", "error": "error"}
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, (int, float)) else None
+
+
+def create_body(
+    spec: JobSpec, training_file_id: str, validation_file_id: str | None
+) -> dict[str, Any]:
+    """The ``POST /fine_tuning/jobs`` body: ``method`` object, metadata carrying client_ref."""
+    hp = spec.hyperparameters
+    method_type = _METHOD_TYPES[spec.method]
+    params: dict[str, Any] = {}
+    if hp.epochs is not None:
+        params["n_epochs"] = hp.epochs
+    if hp.batch_size is not None:
+        params["batch_size"] = hp.batch_size
+    if hp.learning_rate_multiplier is not None:
+        params["learning_rate_multiplier"] = hp.learning_rate_multiplier
+    if spec.method == "dpo" and hp.beta is not None:
+        params["beta"] = hp.beta
+    method: dict[str, Any] = {"type": method_type, method_type: {}}
+    if params:
+        method[method_type]["hyperparameters"] = params
+    metadata = {k: v for k, v in spec.labels.items()}
+    metadata[CLIENT_REF_KEY] = spec.client_ref
+    body: dict[str, Any] = {
+        "model": spec.base_model,
+        "training_file": training_file_id,
+        "method": method,
+        "metadata": metadata,
+    }
+    if validation_file_id:
+        body["validation_file"] = validation_file_id
+    if spec.output_name:
+        body["suffix"] = spec.output_name[:64]
+    if hp.seed is not None:
+        body["seed"] = hp.seed
+    body.update(spec.extra_body)
+    return body
+
+
+def detect_method(path: Path) -> Literal["sft", "dpo"]:
+    """Preference data (chosen/rejected or preferred/non-preferred pairs) or chat data."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(
+                    f"not valid JSON ({exc.msg})", file=str(path), line=number
+                ) from None
+            keys = set(record) if isinstance(record, dict) else set()
+            if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
+                return "dpo"
+            return "sft"
+    raise DatasetError("the dataset is empty", file=str(path))
+
+
+def job_from_wire(raw: dict[str, Any]) -> Job:
+    """A ``fine_tuning.job`` object as our Job (unknown status -> UNKNOWN, raw kept)."""
+    status_raw = raw.get("status")
+    metadata = dict(raw.get("metadata") or {})
+    client_ref = metadata.pop(CLIENT_REF_KEY, None)
+    method = raw.get("method") or {}
+    method_type = method.get("type")
+    hyper = (
+        dict((method.get(method_type) or {}).get("hyperparameters") or {}) if method_type else {}
+    )
+    if not hyper:
+        hyper = dict(raw.get("hyperparameters") or {})
+    error = raw.get("error") or None
+    failure = None
+    if isinstance(error, dict) and (error.get("message") or error.get("code")):
+        failure = JobFailure(
+            message=str(error.get("message") or error.get("code")),
+            code=error.get("code"),
+            param=error.get("param"),
+        )
+    status = STATUS_MAP.get(status_raw or "", JobStatus.UNKNOWN)
+    return Job(
+        id=raw["id"],
+        provider=PROVIDER,
+        status=status,
+        provider_status=status_raw,
+        base_model=raw.get("model"),
+        method=_METHODS_BACK.get(method_type or "supervised"),
+        output_model=raw.get("fine_tuned_model"),
+        created_at=_ts(raw.get("created_at")),
+        finished_at=_ts(raw.get("finished_at")),
+        progress=1.0 if status is JobStatus.SUCCEEDED else None,
+        trained_tokens=raw.get("trained_tokens"),
+        hyperparameters={k: v for k, v in hyper.items() if v is not None},
+        labels={str(k): str(v) for k, v in metadata.items()},
+        client_ref=client_ref,
+        error=failure,
+        provider_details=raw,
+    )
+
+
+def event_from_wire(job_id: str, raw: dict[str, Any]) -> JobEvent:
+    """A ``fine_tuning.job.event`` as our JobEvent."""
+    return JobEvent(
+        job_id=job_id,
+        id=raw.get("id"),
+        message=str(raw.get("message") or ""),
+        created_at=_ts(raw.get("created_at")),
+        level=_LEVELS.get(str(raw.get("level")), "info"),  # type: ignore[arg-type]
+        type=raw.get("type"),
+        data=dict(raw.get("data") or {}),
+    )
+
+
+def checkpoint_from_wire(raw: dict[str, Any]) -> Checkpoint:
+    """A ``fine_tuning.job.checkpoint`` as our Checkpoint (its model id is servable)."""
+    metrics = {
+        k: float(v)
+        for k, v in (raw.get("metrics") or {}).items()
+        if isinstance(v, (int, float)) and k != "step"
+    }
+    return Checkpoint(
+        id=raw["id"],
+        job_id=raw.get("fine_tuning_job_id") or "",
+        step=raw.get("step_number"),
+        model_id=raw.get("fine_tuned_model_checkpoint"),
+        created_at=_ts(raw.get("created_at")),
+        metrics=metrics,
+    )
+
+
+_KNOWN_METRICS = {"step", "train_loss", "valid_loss", "full_valid_loss", "learning_rate", "epoch"}
+
+
+def metric_points(
+    events: Iterable[JobEvent], checkpoints: Iterable[Checkpoint] = ()
+) -> list[MetricPoint]:
+    """Loss curve from ``metrics`` events, filled in with checkpoint metrics; sorted by step."""
+    points: dict[int, MetricPoint] = {}
+    for event in events:
+        data = event.data
+        if event.type != "metrics" or not isinstance(data.get("step"), (int, float)):
+            continue
+        step = int(data["step"])
+        points[step] = MetricPoint(
+            step=step,
+            epoch=data.get("epoch"),
+            train_loss=data.get("train_loss"),
+            valid_loss=data.get("valid_loss", data.get("full_valid_loss")),
+            learning_rate=data.get("learning_rate"),
+            at=event.created_at,
+            extra={
+                k: float(v)
+                for k, v in data.items()
+                if k not in _KNOWN_METRICS and isinstance(v, (int, float))
+            },
+        )
+    for ckpt in checkpoints:
+        if ckpt.step is None or ckpt.step in points:
+            continue
+        m = ckpt.metrics
+        points[ckpt.step] = MetricPoint(
+            step=ckpt.step,
+            train_loss=m.get("train_loss"),
+            valid_loss=m.get("valid_loss", m.get("full_valid_loss")),
+            at=ckpt.created_at,
+            extra={k: v for k, v in m.items() if k not in _KNOWN_METRICS},
+        )
+    return [points[s] for s in sorted(points)]
+
+
+def check_dates(base_model: str, today: date) -> list[str]:
+    """The sunset rule: refuse on/after NEW_JOBS_UNTIL, warn before; base-model retirements."""
+    if today >= NEW_JOBS_UNTIL:
+        raise UnsupportedFeatureError(
+            PROVIDER,
+            f"new fine-tuning jobs since {NEW_JOBS_UNTIL.isoformat()}",
+            "OpenAI shut down self-serve fine-tuning; existing fine-tuned models keep serving"
+            " until their base model retires. Train with provider='fireworks', 'gemini',"
+            " 'huggingface' or 'local' instead.",
+        )
+    days = (NEW_JOBS_UNTIL - today).days
+    found = [
+        f"OpenAI stops accepting new fine-tuning jobs on {NEW_JOBS_UNTIL.isoformat()} ({days} days"
+        " left; organizations without recent fine-tuning activity are already refused). Plan a"
+        " move to fireworks, gemini, huggingface or local."
+    ]
+    retires = BASE_MODEL_RETIREMENTS.get(base_model)
+    if retires is not None:
+        found.append(
+            f"{base_model} and every model fine-tuned from it shut down on {retires.isoformat()}"
+        )
+    return found
+
+
+def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> BaseException:
+    """An ``openai`` SDK exception as our error tree, vendor message and request id kept."""
+    import openai
+
+    from ..._http import request_id, translate_transport
+
+    if isinstance(exc, APIError):
+        return exc
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body
+        message = exc.message
+        if isinstance(body, dict) and body.get("message"):
+            message = str(body["message"])
+        headers = exc.response.headers
+        return status_error(
+            exc.status_code,
+            redact(str(message), secrets),
+            provider=PROVIDER,
+            request_id=exc.request_id or request_id(headers),
+            body=body,
+            provider_code=exc.code,
+            retry_after=parse_retry_after(dict(headers)),
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        if isinstance(exc, openai.APITimeoutError) and not isinstance(cause, Exception):
+            return translate_transport(
+                TimeoutError(exc.message), provider=PROVIDER, secrets=secrets
+            )
+        return translate_transport(
+            cause if isinstance(cause, Exception) else exc, provider=PROVIDER, secrets=secrets
+        )
+    if isinstance(exc, openai.APIResponseValidationError):
+        from ...errors import APIResponseValidationError
+
+        return APIResponseValidationError(redact(str(exc), secrets), provider=PROVIDER)
+    return exc
