@@ -76,6 +76,8 @@ class FireworksMockServer(MockServer):
         self.models: dict[str, dict[str, Any]] = {}
         self.deployments: dict[str, dict[str, Any]] = {}
         self._seq = 0
+        self.dataset_rejection: str | None = None
+        """Set to a reason: datasets fail validation with it (``status.code`` INVALID_ARGUMENT)."""
 
     def error_body(self, status: int, message: str) -> Any:
         return {"code": _GRPC.get(status, "UNKNOWN"), "message": message, "details": []}
@@ -127,8 +129,12 @@ class FireworksMockServer(MockServer):
         answer = dict(dataset)
         if dataset.get("_processing"):  # the bytes arrived; READY from the next read on
             dataset.pop("_processing")
-            dataset["state"] = "READY"
             answer.pop("_processing")
+            if self.dataset_rejection:
+                dataset["status"] = {"code": "INVALID_ARGUMENT", "message": self.dataset_rejection}
+                answer["status"] = dataset["status"]
+            else:
+                dataset["state"] = "READY"
         return self.json(200, answer)
 
     def _received(self, name: str, data: bytes) -> None:

@@ -87,6 +87,8 @@ class OpenAIMockServer(MockServer):
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self._counter = 0
+        self.file_rejection: str | None = None
+        """Set to a reason: new files fail processing with it (``status: error``)."""
 
     def _id(self, prefix: str) -> str:
         self._counter += 1
@@ -148,11 +150,12 @@ class OpenAIMockServer(MockServer):
                 for n, line in enumerate(self.file_bytes[file_id].splitlines(), 1)
                 if line.strip() and not _valid_line(line)
             ]
-            if bad:
+            reason = self.file_rejection
+            if bad and reason is None:
+                reason = f"Invalid file format: line {bad[0]} is not a training example"
+            if reason is not None:
                 file["status"] = "error"
-                file["status_details"] = (
-                    f"Invalid file format: line {bad[0]} is not a training example"
-                )
+                file["status_details"] = reason
                 return self.json(200, file)
             file["status"] = "processed"
             return self.json(200, {**file, "status": "uploaded"})
