@@ -14,6 +14,7 @@ from finetune_sdk.errors import (
     ConfigurationError,
     ConflictError,
     DatasetError,
+    InternalServerError,
     RateLimitError,
     UnsupportedFeatureError,
 )
@@ -117,7 +118,7 @@ def test_rerun_reuses_the_ready_dataset_after_409(provider, mock, train):
 
 def test_a_half_uploaded_dataset_is_uploaded_again(provider, mock, train):
     mock.fail_next(500, match=r":upload$", times=3)
-    with pytest.raises(Exception):
+    with pytest.raises(InternalServerError):
         provider.upload_dataset(train)
     ref = provider.upload_dataset(train)  # 409 -> UPLOADING -> upload again
     assert mock.datasets[ref.id]["state"] == "READY"
