@@ -6,16 +6,14 @@ invalid label never costs an upload or a request.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ...errors import ConfigurationError, DatasetError, UnsupportedFeatureError
+from ...errors import ConfigurationError, UnsupportedFeatureError
 from ...types import DatasetRef, JobSpec
 from . import mapping
 
-__all__ = ["detect_method", "gcs_uri", "tuning_config"]
+__all__ = ["gcs_uri", "tuning_config"]
 
 
 def tuning_config(
@@ -83,21 +81,3 @@ def gcs_uri(ref: Any, field: str) -> str:
         )
     return str(uri)
 
-
-def detect_method(path: Path) -> Literal["sft", "dpo"]:
-    """Preference data (chosen/rejected pairs) or chat data, from the first record."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(
-                    f"not valid JSON ({exc.msg})", file=str(path), line=number
-                ) from None
-            keys = set(record) if isinstance(record, dict) else set()
-            if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
-                return "dpo"
-            return "sft"
-    raise DatasetError("the dataset is empty", file=str(path))

@@ -168,9 +168,10 @@ class HuggingFaceProvider(Provider):
         source = Path(path)
         if not source.is_file():
             raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
+        from ...data.convert import resolve_method
         from .dataset import write_wire_jsonl
 
-        method = mapping.detect_method(source)
+        method = resolve_method(source, "auto")  # preference pairs -> dpo, anything else -> sft
         fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="hf-wire-")
         os.close(fd)
         tmp = Path(tmp_name)

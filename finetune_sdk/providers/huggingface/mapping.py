@@ -7,20 +7,17 @@ retries under ours.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, Literal
 
-from ...errors import APIError, ConfigurationError, DatasetError, redact, status_error
+from ...errors import APIError, ConfigurationError, redact, status_error
 from ...retry import parse_retry_after
 from ...types import Job, JobEvent, JobFailure, JobStatus
 
 __all__ = [
     "CLIENT_REF_LABEL",
     "STATUS_MAP",
-    "detect_method",
     "event_from_line",
     "fetch_page",
     "job_from_info",
@@ -157,21 +154,3 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         return translate_transport(exc, provider=PROVIDER, secrets=secrets)
     return exc
 
-
-def detect_method(path: Path) -> Literal["sft", "dpo"]:
-    """Preference data (chosen/rejected pairs) or chat data, from the first record."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(
-                    f"not valid JSON ({exc.msg})", file=str(path), line=number
-                ) from None
-            keys = set(record) if isinstance(record, dict) else set()
-            if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
-                return "dpo"
-            return "sft"
-    raise DatasetError("the dataset is empty", file=str(path))
