@@ -12,6 +12,7 @@ conversations, no PHI. Run ``python examples/data/make_samples.py`` to rewrite t
 - ``examples/data/preferences.jsonl``: preference pairs (prompt messages, chosen, rejected).
 """
 
+# ruff: noqa: E501  (long template strings read better unbroken)
 from __future__ import annotations
 
 import csv

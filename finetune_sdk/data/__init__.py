@@ -1,0 +1,12 @@
+"""Datasets: read any supported format, validate, scrub, split, convert, count tokens.
+
+Submodules (imported on demand): ``formats`` (detect + canonical examples), ``convert`` (to a
+provider's wire format), ``validate`` (streaming findings), ``stats``/``tokens``, ``split``,
+``records`` (app rows -> chat JSONL) and ``privacy`` (PHI scrub and the upload gate).
+"""
+
+from __future__ import annotations
+
+from ._lines import file_sha256
+
+__all__ = ["file_sha256"]

@@ -1,0 +1,130 @@
+"""Convert a dataset file to a provider's wire format or to another input format.
+
+``convert_file(src, dst, to="gemini")`` streams ``src`` (any format ``formats.py`` reads), turns
+each example into the target's JSON line and writes ``dst`` atomically. Targets are provider
+names (aliases allowed: ``vertex`` -> ``gemini``, ``hf`` -> ``huggingface``), ``local`` (canonical
+chat JSONL for our trainer) or a format name (``chat``, ``prompt_completion``, ``input_output``,
+``preference``). Vendor wire formats live in ``finetune_sdk/providers/<vendor>/dataset.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError, DatasetError
+from ._lines import file_sha256, write_atomic_lines
+from .formats import FORMATS, detect_format, from_canonical, is_preference, iter_examples
+
+__all__ = ["WIRE_PROVIDERS", "ConversionReport", "convert_file", "stream_wire", "wire_module"]
+
+WIRE_PROVIDERS = ("openai", "fireworks", "gemini", "huggingface")
+ToWire = Callable[..., dict[str, Any]]
+
+
+@dataclass
+class ConversionReport:
+    """What ``convert_file`` wrote."""
+
+    source: str
+    destination: str
+    target: str
+    method: str
+    source_format: str
+    examples: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wire_module(provider: str) -> Any:
+    """``finetune_sdk.providers.<vendor>.dataset`` for a provider name or alias."""
+    from ..registry import canonical_name
+
+    name = canonical_name(provider)
+    if name not in WIRE_PROVIDERS:
+        raise ConfigurationError(
+            f"no wire format for provider {provider!r}; expected one of"
+            f" {', '.join((*WIRE_PROVIDERS, 'local'))}")
+    return importlib.import_module(f"finetune_sdk.providers.{name}.dataset")
+
+
+def _check_method(example: dict[str, Any], method: str, file: str, line: int) -> None:
+    if method == "dpo" and not is_preference(example):
+        raise DatasetError("method 'dpo' needs preference pairs (chosen/rejected)",
+                           file=file, line=line, field="chosen")
+    if method == "sft" and is_preference(example):
+        raise DatasetError("a preference pair in SFT data; use method='dpo' or convert it first",
+                           file=file, line=line, field="chosen")
+
+
+def resolve_method(src: str | Path, method: str) -> str:
+    """``auto`` -> ``dpo`` for preference files, ``sft`` otherwise."""
+    if method == "auto":
+        return "dpo" if detect_format(src) == "preference" else "sft"
+    if method not in ("sft", "dpo"):
+        raise ConfigurationError(f"unknown method {method!r}; expected 'sft', 'dpo' or 'auto'")
+    return method
+
+
+def stream_wire(src: str | Path, dst: str | Path, to_wire: ToWire, *, method: str = "sft",
+                **options: Any) -> int:
+    """Stream ``src`` through ``to_wire`` into ``dst`` (atomic). Returns the example count."""
+    method = resolve_method(src, method)
+    file = str(src)
+
+    def lines() -> Iterator[str]:
+        for number, example in iter_examples(src):
+            _check_method(example, method, file, number)
+            try:
+                wire = to_wire(example, method=method, **options)
+            except DatasetError as exc:
+                raise DatasetError(str(exc.args[0]) if exc.line is None else str(exc),
+                                   file=file, line=number, field=exc.field) from None
+            yield json.dumps(wire, ensure_ascii=False)
+
+    return write_atomic_lines(dst, lines())
+
+
+def _format_lines(src: str | Path, fmt: str) -> Iterator[str]:
+    file = str(src)
+    for number, example in iter_examples(src):
+        yield json.dumps(from_canonical(example, fmt, file=file, line=number),
+                         ensure_ascii=False)
+
+
+def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "sft",
+                 **options: Any) -> ConversionReport:
+    """Convert ``src`` to ``to`` (a provider, ``local`` or a format name) and write ``dst``."""
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise DatasetError("no such file (expected a JSONL dataset)", file=str(src))
+    if src.resolve() == dst.resolve():
+        raise ConfigurationError("output must be a different file from the input")
+    source_format = detect_format(src)
+    target = to.strip().lower()
+    if target in FORMATS:
+        count = write_atomic_lines(dst, _format_lines(src, target))
+        method = "dpo" if target == "preference" else "sft"
+    elif target in ("local", "canonical"):
+        method = resolve_method(src, method)
+        count = stream_wire(src, dst, _identity, method=method)
+        target = "local"
+    else:
+        module = wire_module(target)
+        method = resolve_method(src, method)
+        count = module.write_wire_jsonl(src, dst, method=method, **options)
+        from ..registry import canonical_name
+
+        target = canonical_name(target)
+    return ConversionReport(str(src), str(dst), target, method, source_format, count,
+                            file_sha256(dst))
+
+
+def _identity(example: dict[str, Any], *, method: str = "sft") -> dict[str, Any]:
+    return example

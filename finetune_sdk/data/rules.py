@@ -1,0 +1,65 @@
+"""Rule packs: what each provider accepts, as data (facts from docs/providers reference).
+
+A :class:`RulePack` is read by ``validate.py``; each vendor's ``providers/<vendor>/dataset.py``
+defines its ``RULES``. Numbers marked *uncertain* in the vendor reference are warnings, not errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["LOCAL_RULES", "RulePack"]
+
+GB = 1024**3
+MB = 1024**2
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """Dataset limits and features of one provider."""
+
+    provider: str
+    min_examples: int = 1
+    max_examples: int | None = None
+    max_file_bytes: int | None = None
+    max_tokens_by_model: dict[str, int] = field(default_factory=dict)
+    """Longest example in tokens, by base-model prefix (longest matching prefix wins)."""
+    default_max_tokens: int | None = None
+    token_limit_is_error: bool = True
+    """False where the vendor truncates instead of rejecting (the finding is a warning)."""
+    allowed_roles: frozenset[str] = frozenset({"system", "user", "assistant"})
+    supports_system: bool = True
+    supports_tool_calls: bool = False
+    supports_weights: bool = False
+    must_alternate: bool = False
+    """user/assistant turns must alternate (after an optional leading system message)."""
+    methods: frozenset[str] = frozenset({"sft"})
+    max_validation_examples: int | None = None
+    recommended_min_examples: int | None = None
+    notes: tuple[str, ...] = ()
+
+    def max_tokens(self, base_model: str | None) -> int | None:
+        """The per-example token limit for ``base_model`` (or the pack's default)."""
+        if base_model:
+            name = base_model.lower().removeprefix("models/")
+            name = name.rsplit("/", 1)[-1] if name.startswith("accounts/") else name
+            best = max((p for p in self.max_tokens_by_model if name.startswith(p)),
+                       key=len, default=None)
+            if best is not None:
+                return self.max_tokens_by_model[best]
+        return self.default_max_tokens
+
+
+LOCAL_RULES = RulePack(
+    provider="local",
+    min_examples=1,
+    allowed_roles=frozenset({"system", "user", "assistant"}),
+    supports_system=True,
+    supports_tool_calls=False,
+    supports_weights=True,
+    must_alternate=False,
+    methods=frozenset({"sft", "dpo"}),
+    token_limit_is_error=False,
+    notes=("Local trainer: canonical chat JSONL; examples longer than max_seq_length are"
+           " truncated (warning).",),
+)
