@@ -47,6 +47,7 @@ _RAW = {
     JobStatus.FAILED: "JOB_STATE_FAILED",
     JobStatus.CANCELLED: "JOB_STATE_CANCELLED",
 }
+_NEXT = {"JOB_STATE_CREATING": JobStatus.RUNNING, "JOB_STATE_RUNNING": JobStatus.SUCCEEDED}
 _ENDED = {
     "JOB_STATE_COMPLETED",
     "JOB_STATE_FAILED",
@@ -66,8 +67,10 @@ class FireworksMockServer(MockServer):
     base_url = "https://fireworks.mock.invalid"
     account = "mock-account"
 
-    def __init__(self) -> None:
+    def __init__(self, *, auto_advance: bool = False) -> None:
         super().__init__()
+        self.auto_advance = auto_advance
+        """True: every read of a job moves it one step (CREATING -> RUNNING -> COMPLETED)."""
         self.datasets: dict[str, dict[str, Any]] = {}
         self.dataset_bytes: dict[str, bytes] = {}
         self.signed: dict[str, dict[str, Any]] = {}
@@ -273,6 +276,8 @@ class FireworksMockServer(MockServer):
         answer = dict(job)
         if job["state"] == "JOB_STATE_CANCELLING":  # cancellation lands by the next read
             job["state"] = "JOB_STATE_CANCELLED"
+        elif self.auto_advance and job["state"] in _NEXT:
+            self.advance(job_id, _NEXT[job["state"]])
         return self.json(200, answer)
 
     @route("POST", _JOB + r":cancel")

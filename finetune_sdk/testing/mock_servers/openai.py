@@ -39,6 +39,11 @@ _RAW = {
     JobStatus.FAILED: "failed",
     JobStatus.CANCELLED: "cancelled",
 }
+_NEXT = {
+    "validating_files": JobStatus.QUEUED,
+    "queued": JobStatus.RUNNING,
+    "running": JobStatus.SUCCEEDED,
+}
 _TERMINAL = {"succeeded", "failed", "cancelled"}
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -77,8 +82,10 @@ class OpenAIMockServer(MockServer):
 
     base_url = "https://openai.mock.invalid/v1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, auto_advance: bool = False) -> None:
         super().__init__()
+        self.auto_advance = auto_advance
+        """True: every read of a job moves it one step (validating -> queued -> running -> done)."""
         self.files: dict[str, dict[str, Any]] = {}
         self.file_bytes: dict[str, bytes] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
@@ -354,7 +361,13 @@ class OpenAIMockServer(MockServer):
     @route("GET", _JOB)
     def retrieve_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
         job = self._job_or_404(job_id)
-        return job if isinstance(job, httpx2.Response) else self.json(200, self._public(job))
+        if isinstance(job, httpx2.Response):
+            return job
+        answer = self.json(200, self._public(job))
+        step = _NEXT.get(job["status"]) if self.auto_advance else None
+        if step is not None:
+            self.advance(job_id, step)
+        return answer
 
     @route("POST", _JOB + "/cancel")
     def cancel_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
