@@ -337,3 +337,11 @@ def test_dropped_create_over_real_sockets_makes_one_job(train):
         # resent with the same id -> 409 -> fetched: two POSTs, one job
         assert len(server.requests_to("POST", r"/supervisedFineTuningJobs$")) == 2
         provider.close()
+
+
+def test_labels_are_not_dropped_silently(provider):
+    from finetune_sdk.provider import PreflightWarning
+
+    spec = JobSpec(base_model=BASE, training_file="d", labels={"app": "coach"})
+    with pytest.warns(PreflightWarning, match="no labels; \\['app'\\] stay in the local ledger"):
+        provider.preflight(spec)

@@ -364,3 +364,12 @@ def test_dropped_create_over_real_sockets_makes_one_job(train):
         assert server.job_count() == 2 and job.client_ref == "ftsdk-second-intent"
         assert len(server.requests_to("POST", r"^/v1/fine_tuning/jobs$")) == 2
         provider.close()
+
+
+def test_labels_must_fit_in_metadata(provider):
+    too_many = spec_for("file-x", labels={f"k{i}": "v" for i in range(16)})
+    with pytest.raises(UnsupportedFeatureError, match="16 given"):
+        provider.preflight(too_many)
+    too_long = spec_for("file-x", labels={"note": "x" * 513})
+    with pytest.raises(UnsupportedFeatureError, match="too long: \\['note'\\]"):
+        provider.preflight(too_long)

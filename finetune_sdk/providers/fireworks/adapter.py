@@ -13,6 +13,7 @@ import hashlib
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -23,7 +24,7 @@ from pydantic import SecretStr
 from ..._http import json_body, raise_for_response, translate_transport
 from ...config import resolve_secret, setting
 from ...errors import ConfigurationError, ConflictError, DatasetError, JobError, NotFoundError
-from ...provider import Provider
+from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import Capabilities, DatasetRef, Job, JobSpec, JobStatus, ModelRef, ProviderOptions
 from . import mapping
@@ -154,9 +155,10 @@ class FireworksProvider(Provider):
         source = Path(path)
         if not source.is_file():
             raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
+        from ...data.convert import resolve_method
         from .dataset import write_wire_jsonl
 
-        method = mapping.detect_method(source)
+        method = resolve_method(source, "auto")
         if method != "sft":
             raise self.unsupported(
                 "preference (DPO) datasets in this adapter", "Only supervised jobs are wired."
@@ -258,10 +260,16 @@ class FireworksProvider(Provider):
 
     # -- jobs -----------------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> list[str]:
+        """Fireworks jobs carry no labels: say so rather than drop them silently."""
         self.resolve_options(spec)
-        if spec.output_name is not None and not mapping.job_id_for(spec.output_name):
-            raise ConfigurationError(f"fireworks: unusable output_name {spec.output_name!r}")
-        return []
+        found: list[str] = []
+        if spec.labels:
+            found.append(
+                f"Fireworks jobs have no labels; {sorted(spec.labels)} stay in the local ledger"
+            )
+        for message in found:
+            warnings.warn(message, PreflightWarning, stacklevel=3)
+        return found
 
     def create_job(self, spec: JobSpec) -> Job:
         """Create with the id derived from client_ref; a 409 means it exists: fetch it."""

@@ -6,11 +6,9 @@ Pure functions over the REST JSON (camelCase), tested without a server.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ...errors import DatasetError
 from ...types import Job, JobFailure, JobSpec, JobStatus
@@ -20,7 +18,6 @@ __all__ = [
     "STATUS_MAP",
     "create_body",
     "dataset_id_for",
-    "detect_method",
     "job_from_wire",
     "job_id_for",
 ]
@@ -71,25 +68,6 @@ def job_id_for(client_ref: str) -> str:
 def dataset_id_for(wire_bytes: bytes) -> str:
     """A dataset id from the converted file's content: re-running an upload reuses it."""
     return "ftsdk-" + hashlib.sha256(wire_bytes).hexdigest()[:24]
-
-
-def detect_method(path: Path) -> Literal["sft", "dpo"]:
-    """Preference data (chosen/rejected or preferred/non-preferred pairs) or chat data."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(
-                    f"not valid JSON ({exc.msg})", file=str(path), line=number
-                ) from None
-            keys = set(record) if isinstance(record, dict) else set()
-            if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
-                return "dpo"
-            return "sft"
-    raise DatasetError("the dataset is empty", file=str(path))
 
 
 def create_body(spec: JobSpec, *, account: str, options: Any) -> dict[str, Any]:

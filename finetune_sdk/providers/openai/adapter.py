@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -38,16 +37,13 @@ from ...types import (
     ModelRef,
     ProviderOptions,
 )
-from . import mapping
+from . import files, mapping
+from .files import MAX_FILE_BYTES, MAX_PART_BYTES, MAX_UPLOAD_BYTES
 
 __all__ = ["OpenAIOptions", "OpenAIProvider"]
 
 T = TypeVar("T")
 
-MAX_FILE_BYTES = 512 * 1024 * 1024
-"""``POST /files`` takes at most this much; larger files go through ``/uploads``."""
-MAX_PART_BYTES = 64 * 1024 * 1024
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024 * 1024
 _LORA_FIELDS = ("lora_rank", "lora_alpha", "lora_dropout", "lora_target_modules")
 
 
@@ -176,9 +172,10 @@ class OpenAIProvider(Provider):
         source = Path(path)
         if not source.is_file():
             raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
+        from ...data.convert import resolve_method
         from .dataset import write_wire_jsonl
 
-        method = mapping.detect_method(source)
+        method = resolve_method(source, "auto")  # preference pairs -> dpo, anything else -> sft
         fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="openai-wire-")
         os.close(fd)
         tmp = Path(tmp_name)
@@ -187,20 +184,23 @@ class OpenAIProvider(Provider):
             data = tmp.read_bytes()
         finally:
             tmp.unlink(missing_ok=True)
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise DatasetError(
-                f"{len(data)} bytes after conversion; OpenAI takes at most {MAX_UPLOAD_BYTES}",
-                file=str(source),
-            )
-        filename = f"{source.stem}.jsonl"
-        if len(data) > self.single_upload_limit:
-            file_obj = self._upload_chunked(filename, data)
-        else:
-            client = self._client()
-            file_obj = self._call(
-                lambda: client.files.create(file=(filename, data), purpose="fine-tune")
-            ).model_dump(mode="json")
-        file_obj = self._wait_processed(file_obj, source)
+        client = self._client()
+        file_obj = files.upload_file(
+            client,
+            self._call,
+            f"{source.stem}.jsonl",
+            data,
+            single_limit=self.single_upload_limit,
+            part_size=self.upload_part_size,
+        )
+        file_obj = files.wait_processed(
+            client,
+            self._call,
+            file_obj,
+            source,
+            poll_interval=self.file_poll_interval,
+            timeout=self.file_wait_timeout,
+        )
         return DatasetRef(
             id=file_obj["id"],
             provider=self.name,
@@ -212,51 +212,6 @@ class OpenAIProvider(Provider):
             kind="preference" if method == "dpo" else "chat",
             provider_details=file_obj,
         )
-
-    def _upload_chunked(self, filename: str, data: bytes) -> dict[str, Any]:
-        """Uploads API: create, send parts (each retried alone), complete with the part order."""
-        client = self._client()
-        upload = self._call(
-            lambda: client.uploads.create(
-                filename=filename, purpose="fine-tune", bytes=len(data), mime_type="text/jsonl"
-            )
-        )
-        part_ids: list[str] = []
-        for start in range(0, len(data), self.upload_part_size):
-            chunk = data[start : start + self.upload_part_size]
-            part = self._call(
-                lambda chunk=chunk: client.uploads.parts.create(upload.id, data=chunk)
-            )
-            part_ids.append(part.id)
-        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        # A repeated complete would be refused as already completed: retry only if never sent.
-        done = self._call(
-            lambda: client.uploads.complete(upload.id, part_ids=part_ids, md5=md5),
-            idempotent=False,
-        )
-        if done.status != "completed" or done.file is None:
-            raise DatasetError(
-                f"OpenAI did not complete the upload (status {done.status!r})", file=filename
-            )
-        return done.file.model_dump(mode="json")
-
-    def _wait_processed(self, file_obj: dict[str, Any], source: Path) -> dict[str, Any]:
-        """Poll the file until OpenAI processed it; a rejected file is a DatasetError."""
-        client = self._client()
-        deadline = time.monotonic() + self.file_wait_timeout
-        while True:
-            status = file_obj.get("status")
-            if status == "error":
-                detail = file_obj.get("status_details") or "no details given"
-                raise DatasetError(
-                    f"OpenAI rejected the file {file_obj['id']}: {detail}", file=str(source)
-                )
-            if status in (None, "processed") or time.monotonic() > deadline:
-                return file_obj
-            time.sleep(self.file_poll_interval)
-            file_id = file_obj["id"]
-            fresh = self._call(lambda f=file_id: client.files.retrieve(f))
-            file_obj = fresh.model_dump(mode="json")
 
     # -- preflight ------------------------------------------------------------------------
     def preflight(self, spec: JobSpec) -> list[str]:
@@ -288,6 +243,13 @@ class OpenAIProvider(Provider):
             raise self.unsupported(f"beta={hp.beta}", "OpenAI allows 0 < beta <= 2.")
         if spec.output_name is not None and len(spec.output_name) > 64:
             raise self.unsupported("an output_name over 64 characters", "It becomes the suffix.")
+        long = [k for k, v in spec.labels.items() if len(k) > 64 or len(v) > 512]
+        if len(spec.labels) > 15 or long:
+            raise self.unsupported(
+                f"these labels ({len(spec.labels)} given; too long: {long or 'none'})",
+                "Labels become job metadata: at most 15 pairs (one is kept for client_ref),"
+                " keys up to 64 and values up to 512 characters.",
+            )
         found = mapping.check_dates(spec.base_model, self.today())
         model = spec.base_model
         if not model.startswith("ft:") and model not in self.SUPPORTED_BASE_MODELS:

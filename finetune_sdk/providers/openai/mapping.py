@@ -5,13 +5,11 @@ Pure functions over plain dicts (what the SDK objects dump to), so they are test
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ...errors import APIError, DatasetError, UnsupportedFeatureError, redact, status_error
+from ...errors import APIError, UnsupportedFeatureError, redact, status_error
 from ...retry import parse_retry_after
 from ...types import Checkpoint, Job, JobEvent, JobFailure, JobSpec, JobStatus, MetricPoint
 
@@ -25,7 +23,6 @@ __all__ = [
     "SUPPORTED_BASE_MODELS",
     "checkpoint_from_wire",
     "create_body",
-    "detect_method",
     "event_from_wire",
     "job_from_wire",
     "metric_points",
@@ -128,25 +125,6 @@ def create_body(
         body["seed"] = hp.seed
     body.update(spec.extra_body)
     return body
-
-
-def detect_method(path: Path) -> Literal["sft", "dpo"]:
-    """Preference data (chosen/rejected or preferred/non-preferred pairs) or chat data."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(
-                    f"not valid JSON ({exc.msg})", file=str(path), line=number
-                ) from None
-            keys = set(record) if isinstance(record, dict) else set()
-            if keys & {"chosen", "rejected", "preferred_output", "non_preferred_output"}:
-                return "dpo"
-            return "sft"
-    raise DatasetError("the dataset is empty", file=str(path))
 
 
 def job_from_wire(raw: dict[str, Any]) -> Job:
