@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
 from test_huggingface_conformance import mount_hub_mock
 
 from finetune_sdk.providers.gemini.adapter import GeminiProvider
