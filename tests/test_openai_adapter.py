@@ -373,3 +373,32 @@ def test_labels_must_fit_in_metadata(provider):
     too_long = spec_for("file-x", labels={"note": "x" * 513})
     with pytest.raises(UnsupportedFeatureError, match="too long: \\['note'\\]"):
         provider.preflight(too_long)
+
+
+def test_the_sdk_client_never_retries_by_itself(provider):
+    assert provider._client().max_retries == 0
+
+
+@pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning")
+def test_a_create_that_never_connected_is_sent_again(provider, mock, train, sleeps):
+    spec = spec_for(provider.upload_dataset(train))
+    mock.fail_next(timeout=True, match=r"^POST /v1/fine_tuning/jobs$")  # connection refused
+    job = create_job(provider, spec)
+    assert mock.job_count() == 1 and job.client_ref == spec.client_ref
+    assert len(mock.requests_to("POST", r"^/v1/fine_tuning/jobs$")) == 2 and len(sleeps) == 1
+    # never sent, so no lookup was needed before resending
+    assert not [
+        r
+        for r in mock.requests_to("GET", r"^/v1/fine_tuning/jobs$")
+        if "metadata[ftsdk_client_ref]" in str(r.url)
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning")
+def test_a_5xx_on_create_looks_up_before_resending(provider, mock, train):
+    spec = spec_for(provider.upload_dataset(train))
+    mock.fail_next(502, match=r"^POST /v1/fine_tuning/jobs$")
+    job = create_job(provider, spec)
+    assert mock.job_count() == 1 and job.client_ref == spec.client_ref
+    lookups = mock.requests_to("GET", r"^/v1/fine_tuning/jobs$")
+    assert lookups and lookups[0].url.params["metadata[ftsdk_client_ref]"] == spec.client_ref
