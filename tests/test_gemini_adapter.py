@@ -324,3 +324,13 @@ def test_local_path_is_refused_by_create(provider):
     spec = JobSpec(base_model=BASE, training_file="train.jsonl")
     with pytest.raises(ConfigurationError, match="gs:// DatasetRef"):
         provider.create_job(spec)
+
+
+def test_find_job_falls_back_when_vertex_rejects_the_filter(provider, mock, train):
+    spec = JobSpec(base_model=BASE, training_file=provider.upload_dataset(train))
+    job = provider.create_job(spec)
+    mock.seed_jobs(5)
+    mock.reject_filters = True
+    found = provider.find_job(spec.client_ref)
+    assert found is not None and found.id == job.id and found.client_ref == spec.client_ref
+    assert provider.find_job("ftsdk-other") is None

@@ -299,3 +299,11 @@ def test_remote_train_pushes_the_trained_folder(tmp_path, capsys):
     assert upload["folder_path"] == str(folder) and upload["repo_id"] == "me/coach"
     printed = capsys.readouterr().out
     assert parse_metrics(printed.splitlines())[-1].train_loss == 1.0
+
+
+def test_namespace_is_asked_of_the_hub_once_when_not_configured(mock, train):
+    provider = HuggingFaceProvider(SENTINEL_SECRET, endpoint=mock.base_url)
+    start(provider, train)
+    list(provider.list_jobs())
+    assert provider.namespace == "mock-user"
+    assert len(mock.requests_to("GET", r"^/api/whoami-v2$")) == 1

@@ -121,6 +121,12 @@ class HuggingFaceMockServer(MockServer):
         with self.lock:
             self.repos.setdefault(f"models/{repo_id}", {"private": True, "files": {}})
 
+    @route("GET", r"/api/whoami-v2")
+    def whoami(self, request: httpx2.Request) -> httpx2.Response:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return self._error(401, "Invalid credentials in Authorization header")
+        return self.json(200, {"type": "user", "name": self.namespace, "orgs": []})
+
     # -- Jobs -----------------------------------------------------------------------------
     @route("POST", r"/api/jobs/(?P<ns>[^/]+)")
     def run_job(self, request: httpx2.Request, ns: str) -> httpx2.Response:

@@ -60,6 +60,9 @@ class VertexMockServer(MockServer):
 
     def __init__(self, *, require_uploaded_data: bool = True, auto_advance: bool = False) -> None:
         super().__init__()
+        self.reject_filters = False
+        """True: answer every ``filter=`` with 400 (the filter syntax is undocumented for
+        tuningJobs; the adapter must still find jobs by label)."""
         self.auto_advance = auto_advance
         """True: every read of a job moves it one step (PENDING -> RUNNING -> SUCCEEDED)."""
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -143,6 +146,8 @@ class VertexMockServer(MockServer):
         jobs = [j for n, j in self.jobs.items() if n.startswith(prefix)]
         jobs.sort(key=lambda j: int(j["name"].rsplit("/", 1)[1]), reverse=True)
         wanted = params.get("filter")
+        if wanted and self.reject_filters:
+            return self._error(400, f"Unsupported filter: {wanted}")
         if wanted:
             match = re.fullmatch(r'labels\.([a-z0-9_-]+)\s*=\s*"?([^"]*)"?', wanted.strip())
             if match is None:
