@@ -334,3 +334,12 @@ def test_find_job_falls_back_when_vertex_rejects_the_filter(provider, mock, trai
     found = provider.find_job(spec.client_ref)
     assert found is not None and found.id == job.id and found.client_ref == spec.client_ref
     assert provider.find_job("ftsdk-other") is None
+
+
+def test_extra_body_is_merged_into_the_create_request(provider, mock, train):
+    spec = JobSpec(base_model=BASE, training_file=provider.upload_dataset(train),
+                   extra_body={"encryptionSpec": {"kmsKeyName": "projects/p/keys/k"}})
+    provider.create_job(spec)
+    body = created_body(mock)
+    assert body["encryptionSpec"] == {"kmsKeyName": "projects/p/keys/k"}
+    assert len(mock.requests_to("POST", r"/tuningJobs$")) == 1

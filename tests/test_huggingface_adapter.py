@@ -307,3 +307,9 @@ def test_namespace_is_asked_of_the_hub_once_when_not_configured(mock, train):
     list(provider.list_jobs())
     assert provider.namespace == "mock-user"
     assert len(mock.requests_to("GET", r"^/api/whoami-v2$")) == 1
+
+
+def test_extra_body_is_refused_not_dropped(provider, train):
+    spec = JobSpec(base_model=BASE, training_file=train, extra_body={"x": 1})
+    with pytest.raises(Exception, match="extra_args"):
+        provider.preflight(spec)

@@ -212,6 +212,12 @@ class HuggingFaceProvider(Provider):
         if options.backend == "sdk" and spec.method != "sft":
             raise self.unsupported(f"method={spec.method!r} with backend='sdk'",
                                    "Use backend='autotrain' for DPO.")
+        if spec.extra_body:
+            # huggingface_hub builds the run_job payload itself; nothing would carry these.
+            raise self.unsupported(
+                "JobSpec.extra_body",
+                "Use HuggingFaceOptions(extra_args=[...]) for more `autotrain llm` flags.",
+            )
         commands.project_name(spec)
         return []
 
