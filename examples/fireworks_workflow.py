@@ -24,10 +24,7 @@ from finetune_sdk.config import write_env_var
 PROVIDER = os.environ.get("FINETUNE_PROVIDER", "fake")  # "fireworks" for Fireworks AI
 BASE_MODEL = "accounts/fireworks/models/gpt-oss-20b"
 DATA = Path(__file__).resolve().parent / "data"
-# The bundled health-coaching chats (make_samples.py); the therapy sample is the same shape.
-SAMPLE = next(
-    p for p in (DATA / "health_chats.jsonl", DATA / "therapy_support.jsonl") if p.exists()
-)
+SAMPLE = DATA / "health_chats.jsonl"  # synthetic health-coaching chats (make_samples.py)
 
 HYPERPARAMETERS = Hyperparameters(
     epochs=3,

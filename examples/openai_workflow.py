@@ -23,9 +23,7 @@ from finetune_sdk.config import env_file_values, write_env_var
 PROVIDER = os.environ.get("FINETUNE_PROVIDER", "fake")  # "openai" for OpenAI
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
 DATA = Path(__file__).resolve().parent / "data"
-SAMPLE = next(
-    p for p in (DATA / "health_chats.jsonl", DATA / "therapy_support.jsonl") if p.exists()
-)
+SAMPLE = DATA / "health_chats.jsonl"  # synthetic health-coaching chats (make_samples.py)
 PREPARED = Path("openai_train.jsonl")
 ENV = Path(".env")
 
