@@ -14,7 +14,12 @@ from huggingface_hub import JobStage
 from test_huggingface_conformance import mount_hub_mock
 
 from finetune_sdk import Client
-from finetune_sdk.errors import APITimeoutError, ConfigurationError, NotFoundError
+from finetune_sdk.errors import (
+    APITimeoutError,
+    ConfigurationError,
+    NotFoundError,
+    UnsupportedFeatureError,
+)
 from finetune_sdk.lifecycle import create_job
 from finetune_sdk.providers.huggingface import remote_train
 from finetune_sdk.providers.huggingface.adapter import HuggingFaceOptions, HuggingFaceProvider
@@ -159,7 +164,7 @@ def test_sdk_backend_runs_our_trainer_with_run_uv_job(provider, mock, train):
 
 def test_sdk_backend_refuses_dpo(provider, train):
     spec = JobSpec(base_model=BASE, training_file=train, method="dpo", options={"backend": "sdk"})
-    with pytest.raises(Exception, match="backend='sdk'"):
+    with pytest.raises(UnsupportedFeatureError, match="backend=.sdk."):
         provider.preflight(spec)
 
 
@@ -311,5 +316,5 @@ def test_namespace_is_asked_of_the_hub_once_when_not_configured(mock, train):
 
 def test_extra_body_is_refused_not_dropped(provider, train):
     spec = JobSpec(base_model=BASE, training_file=train, extra_body={"x": 1})
-    with pytest.raises(Exception, match="extra_args"):
+    with pytest.raises(UnsupportedFeatureError, match="extra_args"):
         provider.preflight(spec)
