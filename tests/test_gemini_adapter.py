@@ -14,6 +14,7 @@ from test_gemini_conformance import make_provider
 from finetune_sdk import Client
 from finetune_sdk.errors import (
     APIConnectionError,
+    AuthenticationError,
     ConfigurationError,
     InternalServerError,
     RateLimitError,
@@ -274,7 +275,7 @@ def test_secret_never_in_repr_errors_or_logs(provider, mock, train, caplog):
     failed = provider.get_job(job.id)
     expired = {"error": {"code": 401, "message": f"token {SENTINEL_SECRET} expired"}}
     mock.fail_next(401, body=expired)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(AuthenticationError) as info:
         provider.get_job(job.id)
     assert SENTINEL_SECRET not in str(info.value)
     assert SENTINEL_SECRET not in repr(provider) and SENTINEL_SECRET not in repr(vars(provider))

@@ -18,6 +18,7 @@ from finetune_sdk.errors import (
     APITimeoutError,
     ConfigurationError,
     NotFoundError,
+    PermissionDeniedError,
     UnsupportedFeatureError,
 )
 from finetune_sdk.lifecycle import create_job
@@ -249,7 +250,7 @@ def test_dropped_connection_on_create_is_ambiguous_and_deduped(httpx2_mock, monk
 def test_secret_never_in_errors_or_logs(provider, mock, train, caplog):
     caplog.set_level(logging.DEBUG)
     mock.fail_next(403, body={"error": f"token {SENTINEL_SECRET} lacks write access"}, times=5)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(PermissionDeniedError) as info:
         provider.upload_dataset(train)
     assert SENTINEL_SECRET not in str(info.value) and "403" in str(info.value)
     assert SENTINEL_SECRET not in caplog.text
