@@ -402,3 +402,13 @@ def test_a_5xx_on_create_looks_up_before_resending(provider, mock, train):
     assert mock.job_count() == 1 and job.client_ref == spec.client_ref
     lookups = mock.requests_to("GET", r"^/v1/fine_tuning/jobs$")
     assert lookups and lookups[0].url.params["metadata[ftsdk_client_ref]"] == spec.client_ref
+
+
+def test_running_job_progress_comes_from_metrics_events(provider, mock, train):
+    job = started(provider, train)
+    assert provider.get_job(job.id).progress is None  # validating: no events call
+    assert not mock.requests_to("GET", r"/events$")
+    mock.advance(job.id, JobStatus.RUNNING)  # mock emits steps 1 and 2 of 4
+    assert provider.get_job(job.id).progress == pytest.approx(0.5)
+    mock.advance(job.id, JobStatus.SUCCEEDED)
+    assert provider.get_job(job.id).progress == 1.0

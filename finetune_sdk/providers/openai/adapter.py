@@ -298,9 +298,17 @@ class OpenAIProvider(Provider):
         return mapping.job_from_wire(job.model_dump(mode="json"))
 
     def get_job(self, job_id: str) -> Job:
+        """The job; while it runs, ``progress`` comes from its newest metrics event."""
         client = self._client()
-        job = self._call(lambda: client.fine_tuning.jobs.retrieve(job_id))
-        return mapping.job_from_wire(job.model_dump(mode="json"))
+        raw = self._call(lambda: client.fine_tuning.jobs.retrieve(job_id))
+        job = mapping.job_from_wire(raw.model_dump(mode="json"))
+        if job.status is JobStatus.RUNNING:
+            page = self._call(lambda: client.fine_tuning.jobs.list_events(job_id, limit=10))
+            events = [e.model_dump(mode="json") for e in page.data]
+            progress = mapping.progress_from_events(events)
+            if progress is not None:
+                job = job.model_copy(update={"progress": progress})
+        return job
 
     def _pages(self, fetch: Callable[[str | None], Any]) -> Iterator[dict[str, Any]]:
         """Walk an ``after``-cursor list, one retried request per page."""

@@ -26,6 +26,7 @@ __all__ = [
     "event_from_wire",
     "job_from_wire",
     "metric_points",
+    "progress_from_events",
     "translate_error",
 ]
 
@@ -166,6 +167,16 @@ def job_from_wire(raw: dict[str, Any]) -> Job:
         error=failure,
         provider_details=raw,
     )
+
+
+def progress_from_events(newest_first: list[dict[str, Any]]) -> float | None:
+    """``step / total_steps`` of the newest metrics event (OpenAI puts both in ``data``)."""
+    for event in newest_first:
+        data = event.get("data") or {}
+        step, total = data.get("step"), data.get("total_steps")
+        if event.get("type") == "metrics" and isinstance(step, (int, float)) and total:
+            return max(0.0, min(1.0, float(step) / float(total)))
+    return None
 
 
 def event_from_wire(job_id: str, raw: dict[str, Any]) -> JobEvent:
