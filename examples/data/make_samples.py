@@ -251,6 +251,17 @@ def make_chats(rng: random.Random, count: int) -> list[dict]:
     return chats
 
 
+def _unique_first_turn(chats: list[dict]) -> list[dict]:
+    """Chats whose first user turn is new (single- and multi-turn chats can share one)."""
+    seen: set[str] = set()
+    out = []
+    for chat in chats:
+        if chat["messages"][1]["content"] not in seen:
+            seen.add(chat["messages"][1]["content"])
+            out.append(chat)
+    return out
+
+
 def _jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
@@ -271,7 +282,8 @@ def main() -> None:
     therapy = [c for c in make_chats(random.Random(SEED + 1), 240) if c["topic"] == "therapy"]
     _write(HERE / "therapy_support.jsonl", _jsonl([{"messages": c["messages"]} for c in therapy]))
 
-    cycle = [c for c in make_chats(random.Random(SEED + 2), 180) if c["topic"] == "cycle"]
+    cycle = _unique_first_turn(
+        [c for c in make_chats(random.Random(SEED + 2), 180) if c["topic"] == "cycle"])
     _write(HERE / "menstrual_health.jsonl", _jsonl(
         [{"input_text": c["messages"][1]["content"], "output_text": c["messages"][2]["content"]}
          for c in cycle]))
@@ -292,7 +304,7 @@ def main() -> None:
     _write(HERE / "rated_interactions.csv", buffer.getvalue())
 
     prefs = []
-    for chat in chats[:120]:
+    for chat in _unique_first_turn(chats)[:120]:
         topic = chat["topic"]
         prefs.append({
             "id": f"pref-{chat['id']}",

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "RawLine", "file_sha256", "iter_lines", "write_atomic_lines"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "RawLine", "file_sha256", "iter_lines", "line_aligned_ranges",
+           "write_atomic_lines"]
 
 BOM = b"\xef\xbb\xbf"
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -39,27 +40,35 @@ def max_line_bytes(value: int | None = None) -> int:
     return int(os.environ.get("FINETUNE_SDK_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES))
 
 
-def iter_lines(path: str | Path, *, limit: int | None = None) -> Iterator[RawLine]:
+def iter_lines(path: str | Path, *, limit: int | None = None, start: int = 0,
+               end: int | None = None) -> Iterator[RawLine]:
     """Yield every line (1-based numbers) without its line ending, BOM stripped from line 1.
 
     Blank lines are yielded too (callers decide); a line longer than ``limit`` bytes is read
-    through in 1 MB chunks and yielded with ``data=None`` so memory stays flat.
+    through in 1 MB chunks and yielded with ``data=None`` so memory stays flat. ``start`` and
+    ``end`` read one byte range (``start`` must be a line start; the range ends with the line
+    that crosses ``end``); line numbers then count from the start of that range.
     """
     limit = max_line_bytes(limit)
     with open(path, "rb", buffering=_CHUNK) as handle:
+        if start:
+            handle.seek(start)
+        position = start
         readline = handle.readline
         number = 0
-        while True:
+        while end is None or position < end:
             data = readline(limit + 1)
             if not data:
                 return
             number += 1
             size = len(data)
+            position += size
             if size > limit and not data.endswith(b"\n"):
                 # Too long: skip to the end of this line chunk by chunk.
                 while True:
                     chunk = readline(_CHUNK)
                     size += len(chunk)
+                    position += len(chunk)
                     if not chunk or chunk.endswith(b"\n"):
                         break
                 yield RawLine(number, None, size)
@@ -69,10 +78,27 @@ def iter_lines(path: str | Path, *, limit: int | None = None) -> Iterator[RawLin
                 data = data[:-1]
                 if data.endswith(b"\r"):
                     data, crlf = data[:-1], True
-            bom = number == 1 and data.startswith(BOM)
+            bom = number == 1 and start == 0 and data.startswith(BOM)
             if bom:
                 data = data[3:]
             yield RawLine(number, data, size, bom, crlf)
+
+
+def line_aligned_ranges(path: str | Path, parts: int) -> list[tuple[int, int]]:
+    """Split a file into ``parts`` byte ranges that each start at a line start."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for i in range(1, parts):
+            target = max(size * i // parts, cuts[-1])
+            handle.seek(target)
+            while target:  # to the next line start, in chunks (the line may be huge)
+                chunk = handle.readline(_CHUNK)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            cuts.append(min(handle.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def file_sha256(path: str | Path) -> str:
