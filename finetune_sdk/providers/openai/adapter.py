@@ -37,7 +37,7 @@ from ...types import (
     ModelRef,
     ProviderOptions,
 )
-from . import files, mapping
+from . import files, mapping, rules
 from .files import MAX_FILE_BYTES, MAX_PART_BYTES, MAX_UPLOAD_BYTES
 
 __all__ = ["OpenAIOptions", "OpenAIProvider"]
@@ -76,11 +76,11 @@ class OpenAIProvider(Provider):
         max_upload_bytes=MAX_UPLOAD_BYTES,
         needs_deployment=False,
         default_poll_interval=15.0,
-        new_jobs_until=mapping.NEW_JOBS_UNTIL,
+        new_jobs_until=rules.NEW_JOBS_UNTIL,
     )
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = mapping.STATUS_MAP
     options_type: ClassVar[type[ProviderOptions]] = OpenAIOptions
-    SUPPORTED_BASE_MODELS: ClassVar[frozenset[str]] = mapping.SUPPORTED_BASE_MODELS
+    SUPPORTED_BASE_MODELS: ClassVar[frozenset[str]] = rules.SUPPORTED_BASE_MODELS
 
     def __init__(
         self,
@@ -225,44 +225,14 @@ class OpenAIProvider(Provider):
         return super().preflight(spec)
 
     def check_spec(self, spec: JobSpec) -> list[str]:
-        """Sunset, base-model list, DPO-only beta and learning-rate form."""
+        """Sunset, base-model list, ranges, DPO-only beta, metadata limits (see rules.py)."""
         options: OpenAIOptions = self.resolve_options(spec)
-        hp = spec.hyperparameters
-        if hp.learning_rate is not None and spec.strict:
-            raise self.unsupported(
-                "an absolute learning_rate",
-                "OpenAI takes learning_rate_multiplier (relative to its default).",
-            )
-        if hp.beta is not None and spec.method != "dpo":
-            raise self.unsupported("beta with method='sft'", "beta is the DPO temperature.")
-        if hp.batch_size is not None and hp.batch_size > 256:
-            raise self.unsupported(f"batch_size={hp.batch_size}", "OpenAI allows 1..256.")
-        if hp.epochs is not None and hp.epochs > 50:
-            raise self.unsupported(f"epochs={hp.epochs}", "OpenAI allows 1..50.")
-        if hp.beta is not None and hp.beta > 2:
-            raise self.unsupported(f"beta={hp.beta}", "OpenAI allows 0 < beta <= 2.")
-        if spec.output_name is not None and len(spec.output_name) > 64:
-            raise self.unsupported("an output_name over 64 characters", "It becomes the suffix.")
-        long = [k for k, v in spec.labels.items() if len(k) > 64 or len(v) > 512]
-        if len(spec.labels) > 15 or long:
-            raise self.unsupported(
-                f"these labels ({len(spec.labels)} given; too long: {long or 'none'})",
-                "Labels become job metadata: at most 15 pairs (one is kept for client_ref),"
-                " keys up to 64 and values up to 512 characters.",
-            )
-        found = mapping.check_dates(spec.base_model, self.today())
-        model = spec.base_model
-        if not model.startswith("ft:") and model not in self.SUPPORTED_BASE_MODELS:
-            listed = ", ".join(sorted(self.SUPPORTED_BASE_MODELS))
-            if not options.allow_unlisted_model:
-                raise self.unsupported(f"the base model {model!r}", f"Tunable models: {listed}.")
-            found.append(f"{model!r} is not in the list of tunable OpenAI models ({listed})")
-        if (
-            spec.method == "dpo"
-            and model in self.SUPPORTED_BASE_MODELS
-            and model not in mapping.DPO_BASE_MODELS
-        ):
-            found.append(f"OpenAI does not list {model!r} for DPO")
+        found = rules.check_spec(
+            spec,
+            today=self.today(),
+            supported=self.SUPPORTED_BASE_MODELS,
+            allow_unlisted=options.allow_unlisted_model,
+        )
         for message in found:
             warnings.warn(message, PreflightWarning, stacklevel=3)
         return found

@@ -6,21 +6,17 @@ Pure functions over plain dicts (what the SDK objects dump to), so they are test
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from ...errors import APIError, UnsupportedFeatureError, redact, status_error
+from ...errors import APIError, redact, status_error
 from ...retry import parse_retry_after
 from ...types import Checkpoint, Job, JobEvent, JobFailure, JobSpec, JobStatus, MetricPoint
 
 __all__ = [
-    "BASE_MODEL_RETIREMENTS",
     "CLIENT_REF_KEY",
-    "DPO_BASE_MODELS",
-    "NEW_JOBS_UNTIL",
     "PROVIDER",
     "STATUS_MAP",
-    "SUPPORTED_BASE_MODELS",
     "checkpoint_from_wire",
     "create_body",
     "event_from_wire",
@@ -34,9 +30,6 @@ PROVIDER = "openai"
 CLIENT_REF_KEY = "ftsdk_client_ref"
 """The ``metadata`` key that carries our client_ref (``jobs.list(metadata=...)`` finds it)."""
 
-NEW_JOBS_UNTIL = date(2027, 1, 6)
-"""OpenAI accepts no new fine-tuning jobs from this day on (deprecations page, 2026-05-07)."""
-
 STATUS_MAP: dict[str, JobStatus] = {
     "validating_files": JobStatus.VALIDATING,
     "queued": JobStatus.QUEUED,
@@ -47,41 +40,6 @@ STATUS_MAP: dict[str, JobStatus] = {
     # Not in the published enum although /pause exists: tolerated if the API reports it.
     "paused": JobStatus.PAUSED,
 }
-
-SUPPORTED_BASE_MODELS: frozenset[str] = frozenset(
-    {
-        "gpt-4.1-2025-04-14",
-        "gpt-4.1-mini-2025-04-14",
-        "gpt-4.1-nano-2025-04-14",
-        "gpt-4o-2024-08-06",
-        "gpt-4o-mini-2024-07-18",
-        "gpt-4o-mini",
-        "gpt-3.5-turbo",
-        "gpt-3.5-turbo-0125",
-        "babbage-002",
-        "davinci-002",
-    }
-)
-"""Base models OpenAI documents as tunable (data; ``ft:...`` models continue a fine-tune)."""
-
-DPO_BASE_MODELS: frozenset[str] = frozenset(
-    {
-        "gpt-4.1-2025-04-14",
-        "gpt-4.1-mini-2025-04-14",
-        "gpt-4.1-nano-2025-04-14",
-        "gpt-4o-2024-08-06",
-        "gpt-4o-mini-2024-07-18",
-    }
-)
-
-BASE_MODEL_RETIREMENTS: dict[str, date] = {
-    "gpt-4o-2024-08-06": date(2027, 1, 14),
-    "gpt-4o-2024-11-20": date(2027, 1, 14),
-    "gpt-4o-mini-2024-07-18": date(2027, 1, 14),
-    "gpt-4.1-2025-04-14": date(2027, 1, 14),
-    "gpt-4.1-mini-2025-04-14": date(2027, 1, 14),
-}
-"""Base models shut down (with their fine-tunes) on these days, per the deprecation table."""
 
 _METHOD_TYPES = {"sft": "supervised", "dpo": "dpo"}
 _METHODS_BACK = {"supervised": "sft", "dpo": "dpo"}
@@ -247,30 +205,6 @@ def metric_points(
             extra={k: v for k, v in m.items() if k not in _KNOWN_METRICS},
         )
     return [points[s] for s in sorted(points)]
-
-
-def check_dates(base_model: str, today: date) -> list[str]:
-    """The sunset rule: refuse on/after NEW_JOBS_UNTIL, warn before; base-model retirements."""
-    if today >= NEW_JOBS_UNTIL:
-        raise UnsupportedFeatureError(
-            PROVIDER,
-            f"new fine-tuning jobs since {NEW_JOBS_UNTIL.isoformat()}",
-            "OpenAI shut down self-serve fine-tuning; existing fine-tuned models keep serving"
-            " until their base model retires. Train with provider='fireworks', 'gemini',"
-            " 'huggingface' or 'local' instead.",
-        )
-    days = (NEW_JOBS_UNTIL - today).days
-    found = [
-        f"OpenAI stops accepting new fine-tuning jobs on {NEW_JOBS_UNTIL.isoformat()} ({days} days"
-        " left; organizations without recent fine-tuning activity are already refused). Plan a"
-        " move to fireworks, gemini, huggingface or local."
-    ]
-    retires = BASE_MODEL_RETIREMENTS.get(base_model)
-    if retires is not None:
-        found.append(
-            f"{base_model} and every model fine-tuned from it shut down on {retires.isoformat()}"
-        )
-    return found
 
 
 def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> BaseException:
