@@ -344,3 +344,16 @@ def test_extra_body_is_merged_into_the_create_request(provider, mock, train):
     body = created_body(mock)
     assert body["encryptionSpec"] == {"kmsKeyName": "projects/p/keys/k"}
     assert len(mock.requests_to("POST", r"/tuningJobs$")) == 1
+
+
+def test_dropped_connection_over_a_real_socket_yields_one_job(mock, train):
+    """google-genai's own httpx2 client against a loopback server that drops the create."""
+    with mock.serve() as url:
+        provider = make_provider(mock, SENTINEL_SECRET, RetryPolicy(sleep=lambda s: None),
+                                 base_url=url, http_client=None)
+        spec = JobSpec(base_model=BASE, training_file=provider.upload_dataset(train))
+        mock.fail_next(timeout=True, after_processing=True, match=r"POST .*/tuningJobs$")
+        job = create_job(provider, spec)
+        provider.close()
+    assert mock.job_count() == 1 and job.client_ref == spec.client_ref
+    assert len(mock.requests_to("POST", r"/tuningJobs$")) == 1

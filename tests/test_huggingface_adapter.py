@@ -319,3 +319,23 @@ def test_extra_body_is_refused_not_dropped(provider, train):
     spec = JobSpec(base_model=BASE, training_file=train, extra_body={"x": 1})
     with pytest.raises(UnsupportedFeatureError, match="extra_args"):
         provider.preflight(spec)
+
+
+def test_dropped_connection_over_a_real_socket_yields_one_job(monkeypatch, train):
+    """huggingface_hub's shared httpx2 client against a loopback server that drops run_job."""
+    import huggingface_hub.constants
+    from huggingface_hub.utils import close_session
+
+    from finetune_sdk.testing.mock_servers.huggingface import HuggingFaceMockServer
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    server = HuggingFaceMockServer()
+    with server.serve() as url:
+        provider = HuggingFaceProvider(SENTINEL_SECRET, namespace=server.namespace, endpoint=url,
+                                       retry=RetryPolicy(sleep=lambda s: None))
+        spec = JobSpec(base_model=BASE, training_file=provider.upload_dataset(train))
+        server.fail_next(timeout=True, after_processing=True, match=r"^POST /api/jobs/[^/]+$")
+        job = create_job(provider, spec)
+        close_session()
+    assert server.job_count() == 1 and job.client_ref == spec.client_ref
+    assert len(server.requests_to("POST", r"^/api/jobs/[^/]+$")) == 1

@@ -38,6 +38,11 @@ _STAGE = {
 _TERMINAL = {"COMPLETED", "ERROR", "CANCELED", "DELETED"}
 
 
+def _origin(request: httpx2.Request) -> str:
+    """The URL the client used (huggingface_hub checks returned URLs against its endpoint)."""
+    return f"{request.url.scheme}://{request.url.netloc.decode()}"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -71,7 +76,7 @@ class HuggingFaceMockServer(MockServer):
         body = self.body(request)
         owner = body.get("organization") or self.namespace
         key = f"{body.get('type') or 'model'}s/{owner}/{body['name']}"
-        url = f"{self.base_url}/{key}"
+        url = f"{_origin(request)}/{key}"
         if key in self.repos:
             # Like the Hub, the 409 still names the repo (huggingface_hub reads "url" from it).
             message = "You already created this repo"
@@ -106,7 +111,7 @@ class HuggingFaceMockServer(MockServer):
                 repo["files"][value["path"]] = base64.b64decode(value["content"])
         self._counter += 1
         oid = f"{self._counter:040x}"
-        return self.json(200, {"commitUrl": f"{self.base_url}/{kind}/{repo_id}/commit/{oid}",
+        return self.json(200, {"commitUrl": f"{_origin(request)}/{kind}/{repo_id}/commit/{oid}",
                                "commitOid": oid, "success": True})
 
     @route("GET", r"/api/models/" + _REPO)
