@@ -45,13 +45,15 @@ T = TypeVar("T")
 DEFAULT_LOCATION = "us-central1"
 BUCKET_ENV = "FINETUNE_SDK_GCS_BUCKET"
 
-VERTEX_ONLY_MESSAGE = (
-    "gemini: tuning runs only on Vertex AI; the Gemini Developer API (an API key from AI Studio)"
-    " cannot tune any model, so an API key alone is not enough. Set project=... (or"
-    " GOOGLE_CLOUD_PROJECT), location=... (or GOOGLE_CLOUD_LOCATION, default us-central1),"
-    f" bucket=... (or {BUCKET_ENV}, the gs:// bucket for training data), and Google"
+WHAT_TO_SET = (
+    "Set project=... (or GOOGLE_CLOUD_PROJECT), location=... (or GOOGLE_CLOUD_LOCATION, default"
+    f" us-central1), bucket=... (or {BUCKET_ENV}, the gs:// bucket for training data), and Google"
     " application-default credentials (`gcloud auth application-default login` or"
     " GOOGLE_APPLICATION_CREDENTIALS), or pass credentials=..."
+)
+VERTEX_ONLY_MESSAGE = (
+    "gemini: tuning runs only on Vertex AI; the Gemini Developer API (an API key from AI Studio)"
+    " cannot tune any model, so an API key alone is not enough. " + WHAT_TO_SET
 )
 
 
@@ -127,8 +129,7 @@ class GeminiProvider(Provider):
             if has_api_key:
                 raise ConfigurationError(VERTEX_ONLY_MESSAGE)
             raise ConfigurationError(
-                "gemini: no Google Cloud project. " + VERTEX_ONLY_MESSAGE.split("; ", 1)[1]
-                .replace("so an API key alone is not enough. ", "")
+                "gemini: no Google Cloud project (Gemini tuning runs on Vertex AI). " + WHAT_TO_SET
             )
         self.location = setting(location, "GOOGLE_CLOUD_LOCATION") or DEFAULT_LOCATION
         bucket_setting = setting(bucket, BUCKET_ENV)
