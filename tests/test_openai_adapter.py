@@ -412,3 +412,12 @@ def test_running_job_progress_comes_from_metrics_events(provider, mock, train):
     assert provider.get_job(job.id).progress == pytest.approx(0.5)
     mock.advance(job.id, JobStatus.SUCCEEDED)
     assert provider.get_job(job.id).progress == 1.0
+
+
+def test_close_leaves_a_passed_http_client_open(mock):
+    http = httpx2.Client(transport=mock.transport())
+    provider = make(mock, http_client=http)
+    list(provider.list_jobs(limit=1))
+    provider.close()
+    assert not http.is_closed
+    assert list(provider.list_jobs(limit=1)) == []  # a fresh SDK client on the same transport

@@ -157,9 +157,10 @@ class OpenAIProvider(Provider):
         return self.retry.call(translated, idempotent=idempotent) if retry else translated()
 
     def close(self) -> None:
-        if self._sdk is not None:
+        """Close the SDK's connections; an ``http_client`` you passed in stays yours to close."""
+        if self._sdk is not None and self._http_client is None:
             self._sdk.close()
-            self._sdk = None
+        self._sdk = None
 
     def __repr__(self) -> str:
         return f"OpenAIProvider(name={self.name!r}, base_url={self.base_url!r})"
