@@ -421,3 +421,16 @@ def test_close_leaves_a_passed_http_client_open(mock):
     provider.close()
     assert not http.is_closed
     assert list(provider.list_jobs(limit=1)) == []  # a fresh SDK client on the same transport
+
+
+def test_missing_sdk_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from finetune_sdk.errors import ProviderNotInstalledError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "openai" else real(name, *a)
+    )
+    with pytest.raises(ProviderNotInstalledError, match=r"finetune-sdk\[openai\]"):
+        OpenAIProvider(SENTINEL_SECRET)

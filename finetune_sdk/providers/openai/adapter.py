@@ -11,6 +11,7 @@ OpenAI stops accepting new jobs on 2027-01-06: preflight warns before, refuses a
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import tempfile
 import warnings
@@ -22,7 +23,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import SecretStr
 
 from ...config import resolve_secret, setting
-from ...errors import DatasetError, JobError
+from ...errors import DatasetError, JobError, ProviderNotInstalledError
 from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import (
@@ -109,6 +110,10 @@ class OpenAIProvider(Provider):
         today: the date source of the sunset check (tests inject one).
         """
         super().__init__(retry=retry)
+        if importlib.util.find_spec("openai") is None:
+            raise ProviderNotInstalledError(
+                'the openai provider needs the openai SDK: pip install "finetune-sdk[openai]"'
+            )
         self._api_key = resolve_secret(api_key, "OPENAI_API_KEY", provider=self.name)
         self.base_url = (
             base_url or setting(None, "OPENAI_BASE_URL") or "https://api.openai.com/v1"
