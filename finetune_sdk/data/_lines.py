@@ -121,7 +121,7 @@ def write_atomic_lines(dst: str | Path, lines: Iterator[str]) -> int:
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     count = 0
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as out:
             for line in lines:
                 out.write(line)
                 out.write("\n")

@@ -1,0 +1,280 @@
+"""Dataset commands: validate, stats, convert, split, scrub, mark-sensitive, export-records.
+
+Exit codes follow ``app.py``: 0 ok, 2 when validation finds an error (or any bad input).
+Every command takes ``--json`` for scripts; humans get rich tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .app import EXIT_USAGE, command, console, print_json
+
+FileArg = Annotated[Path, typer.Argument(help="JSONL dataset.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ProviderOpt = Annotated[str | None, typer.Option(
+    "--provider", "-p", help="Check the provider's rules (openai, fireworks, gemini, huggingface,"
+    " local).")]
+BaseModelOpt = Annotated[str | None, typer.Option(
+    "--base-model", "-m", help="Base model: picks the token limit and the tokenizer.")]
+TokenizerOpt = Annotated[Path | None, typer.Option(
+    "--tokenizer", help="A local tokenizer.json (or folder) for exact token counts.")]
+SeqOpt = Annotated[int | None, typer.Option(
+    "--max-seq-length", help="Token limit per example (overrides the model's).")]
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def _kv_table(rows: list[tuple[str, Any]]) -> Table:
+    table = Table(show_header=False, box=None)
+    for key, value in rows:
+        if value is not None:
+            table.add_row(f"[bold]{key}[/]", str(value))
+    return table
+
+
+def _print_findings(report: Any, limit: int) -> None:
+    table = Table("line", "severity", "code", "field", "message", title=report.file,
+                  title_justify="left")
+    for finding in report.findings[:limit]:
+        where = finding.file if finding.file != report.file else ""
+        line = f"{where}:{finding.line}" if where else str(finding.line or "-")
+        table.add_row(line, f"[{_STYLE[finding.severity]}]{finding.severity}[/]", finding.code,
+                      finding.field or "", finding.message)
+    if report.findings:
+        console.print(table)
+    hidden = len(report.findings) - limit + report.omitted
+    if hidden > 0:
+        console.print(f"... and {hidden} more (use --json for all listed ones)")
+
+
+@command("validate")
+def validate_command(
+    file: FileArg,
+    provider: ProviderOpt = None,
+    base_model: BaseModelOpt = None,
+    validation_file: Annotated[Path | None, typer.Option(
+        "--validation-file", "-v", help="Also validate this file and check it for leakage.")]
+    = None,
+    tokenizer: TokenizerOpt = None,
+    max_seq_length: SeqOpt = None,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Write a repaired copy (strip whitespace, drop empty turns, BOM, CRLF,"
+        " blank lines), report each change, then validate the copy.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where --fix writes (default: FILE.fixed.jsonl).")] = None,
+    show: Annotated[int, typer.Option("--show", help="Findings to print.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a dataset before paying for a job; exit 2 when there is any error."""
+    from ..data.fix import fix_file
+    from ..data.validate import validate_file
+
+    fixed = None
+    if fix:
+        target = output or file.with_name(file.stem + ".fixed" + (file.suffix or ".jsonl"))
+        fixed = fix_file(file, target)
+        file = target
+    report = validate_file(file, provider=provider, base_model=base_model,
+                           validation_path=validation_file, tokenizer=tokenizer,
+                           max_seq_length=max_seq_length)
+    if as_json:
+        data = report.to_dict()
+        if fixed is not None:
+            data["fix"] = fixed.to_dict()
+        print_json(data)
+    else:
+        if fixed is not None:
+            console.print(f"[bold]fixed copy:[/] {fixed.destination}")
+            for change, n in sorted(fixed.counts.items()):
+                console.print(f"  {change}: {n}")
+            if fixed.unparsed_lines:
+                console.print(f"  copied unchanged (cannot parse): lines "
+                              f"{', '.join(map(str, fixed.unparsed_lines[:20]))}")
+        _print_findings(report, show)
+        verdict = ("[bold green]ok[/]" if report.ok
+                   else f"[bold red]{report.error_count} error(s)[/]")
+        console.print(f"{report.examples} examples ({report.format or 'unknown format'}),"
+                      f" {report.bytes:,} bytes, provider {report.provider or 'any'}: {verdict}")
+    if not report.ok:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@command("stats")
+def stats_command(
+    file: FileArg,
+    base_model: BaseModelOpt = None,
+    tokenizer: TokenizerOpt = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 1,
+    max_seq_length: SeqOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Examples, turns, tokens per example (p50/p95/max, histogram), training tokens."""
+    from ..data.stats import compute_stats
+
+    stats = compute_stats(file, base_model=base_model, tokenizer=tokenizer, epochs=epochs,
+                          max_seq_length=max_seq_length)
+    if as_json:
+        print_json(stats.to_dict())
+        return
+    kind = "exact" if stats.tokens_exact else "ESTIMATE"
+    console.print(_kv_table([
+        ("file", stats.file), ("examples", stats.examples),
+        ("messages", f"{stats.messages} ({stats.turns_mean:.2f} per example,"
+                     f" {stats.multi_turn_examples} multi-turn)"),
+        ("tokens", f"{stats.tokens_total:,} ({kind}: {stats.tokenizer})"),
+        ("per example", f"p50 {stats.tokens_p50:,} · p95 {stats.tokens_p95:,} ·"
+                        f" max {stats.tokens_max:,} · mean {stats.tokens_mean:,.1f}"),
+        ("training tokens", f"{stats.training_tokens:,} ({stats.epochs} epoch(s))"),
+        ("truncated", f"{stats.truncated} over {stats.max_seq_length:,} tokens"
+         if stats.max_seq_length else None),
+    ]))
+    roles = Table("role", "messages", "tokens", title="role balance", title_justify="left")
+    for role, n in stats.role_messages.most_common():
+        roles.add_row(role, str(n), f"{stats.role_tokens[role]:,}")
+    console.print(roles)
+    hist = Table("tokens", "examples", "", title="tokens per example", title_justify="left")
+    top = max((n for _, _, n in stats.histogram), default=1)
+    for low, high, n in stats.histogram:
+        hist.add_row(f"{low:,}-{high:,}", str(n), "█" * max(1, round(30 * n / top)))
+    console.print(hist)
+
+
+@command("convert")
+def convert_command(
+    file: FileArg,
+    to: Annotated[str, typer.Option("--to", "-t", help="Provider (openai, fireworks, gemini,"
+                                    " huggingface, local) or format (chat, prompt_completion,"
+                                    " input_output, preference).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output JSONL.")],
+    method: Annotated[str, typer.Option("--method", help="sft, dpo or auto.")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a dataset in a provider's wire format (or another input format)."""
+    from ..data.convert import convert_file
+
+    report = convert_file(file, output, to=to, method=method)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(f"wrote {report.examples} {report.method} examples"
+                      f" ({report.source_format} -> {report.target}) to {report.destination}")
+
+
+@command("split")
+def split_command(
+    file: FileArg,
+    val: Annotated[float, typer.Option("--val", help="Validation fraction.")] = 0.1,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    train_out: Annotated[Path | None, typer.Option("--train-out")] = None,
+    val_out: Annotated[Path | None, typer.Option("--val-out")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deterministic train/validation split (grouped by conversation_id), leakage-checked."""
+    from ..data.split import split_file
+
+    suffix = file.suffix or ".jsonl"
+    report = split_file(file, train_out or file.with_name(f"{file.stem}.train{suffix}"),
+                        val_out or file.with_name(f"{file.stem}.val{suffix}"), val=val,
+                        seed=seed)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(f"train: {report.train_examples} -> {report.train_file}\n"
+                      f"validation: {report.validation_examples} -> {report.validation_file}\n"
+                      f"grouped by {report.grouped_by}, seed {report.seed},"
+                      f" leakage {report.leakage}")
+    if report.leakage:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@command("scrub")
+def scrub_command(
+    file: FileArg,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Scrubbed copy.")] = None,
+    names: Annotated[list[str] | None, typer.Option(
+        "--name", help="A name to remove (repeatable).")] = None,
+    names_file: Annotated[Path | None, typer.Option(
+        "--names-file", help="File with one name per line.")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Only report; write nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace PHI/PII with typed placeholders ([EMAIL], [PHONE], ...); mark the copy scrubbed."""
+    from ..data.privacy import scrub_file
+
+    all_names = list(names or [])
+    if names_file is not None:
+        all_names += [n.strip() for n in names_file.read_text(encoding="utf-8").splitlines()]
+    if output is None and not check:
+        output = file.with_name(f"{file.stem}.scrubbed{file.suffix or '.jsonl'}")
+    report = scrub_file(file, None if check else output, names=all_names)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        table = Table("type", "found", title=f"PHI/PII in {file}", title_justify="left")
+        for kind, n in sorted(report.counts.items()):
+            table.add_row(f"[{kind}]", str(n))
+        console.print(table if report.counts else "no PHI/PII found by the detectors")
+        if report.lines_affected:
+            shown = ", ".join(map(str, report.lines_affected[:30]))
+            console.print(f"lines affected ({report.lines_affected_total}): {shown}")
+        if report.destination:
+            console.print(f"scrubbed copy: {report.destination} (marked scrubbed)")
+    if check and report.counts:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@command("mark-sensitive")
+def mark_sensitive_command(
+    file: FileArg,
+    unmark: Annotated[bool, typer.Option("--unmark", help="Clear the mark.")] = False,
+) -> None:
+    """Mark a dataset as sensitive: hosted uploads then need a scrub or --allow-sensitive."""
+    from ..data.privacy import mark_sensitive, sidecar_path
+
+    if not file.is_file():
+        raise FileNotFoundError(2, "no such file", str(file))
+    mark_sensitive(file, not unmark)
+    console.print(f"{'unmarked' if unmark else 'marked sensitive'}: {file}"
+                  f" ({sidecar_path(file).name})")
+
+
+@command("export-records")
+def export_records_command(
+    file: Annotated[Path, typer.Argument(help="App export: .csv, .jsonl or .json.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Chat JSONL to write.")],
+    user_field: Annotated[str, typer.Option("--user-field")] = "user_message",
+    assistant_field: Annotated[str, typer.Option("--assistant-field")] = "assistant_reply",
+    system_field: Annotated[str | None, typer.Option("--system-field")] = None,
+    system_prompt: Annotated[str | None, typer.Option("--system-prompt")] = None,
+    rating_field: Annotated[str, typer.Option("--rating-field")] = "rating",
+    min_rating: Annotated[float | None, typer.Option("--min-rating")] = None,
+    conversation_field: Annotated[str | None, typer.Option("--conversation-field")] = None,
+    turn_field: Annotated[str | None, typer.Option("--turn-field")] = None,
+    id_field: Annotated[str | None, typer.Option("--id-field")] = None,
+    multi_turn: Annotated[bool, typer.Option(
+        "--multi-turn", help="Join the kept turns of a conversation into one example.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build chat JSONL from app records: field mapping, rating filter, system prompt."""
+    from ..data.records import FieldMapping, export_records
+
+    mapping = FieldMapping(user=user_field, assistant=assistant_field, system=system_field,
+                           rating=rating_field, min_rating=min_rating,
+                           conversation=conversation_field, turn=turn_field, id=id_field,
+                           system_prompt=system_prompt, multi_turn=multi_turn)
+    summary = export_records(file, output, mapping)
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    console.print(f"{summary.rows} rows read, {summary.kept_rows} kept,"
+                  f" {summary.examples} examples written to {output}")
+    if summary.dropped:
+        table = Table("dropped because", "rows", "first rows", title_justify="left")
+        for reason, n in summary.dropped.most_common():
+            table.add_row(reason, str(n), ", ".join(map(str, summary.dropped_rows[reason][:10])))
+        console.print(table)

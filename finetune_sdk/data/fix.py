@@ -1,0 +1,124 @@
+"""``--fix``: safe, reported repairs written to a new file (the input is never changed).
+
+Safe means the meaning of an example cannot change: strip a BOM, write ``\\n`` line ends, drop
+blank lines, strip leading/trailing whitespace in message text, and drop turns with no text
+(never one carrying tool calls). Lines that cannot be parsed are copied unchanged and listed:
+nothing is dropped without being reported, and validation still flags what is left.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ._lines import iter_lines, write_atomic_lines
+
+__all__ = ["FixReport", "fix_file"]
+
+MAX_CHANGES_LISTED = 1000
+
+
+@dataclass
+class FixReport:
+    """What ``fix_file`` changed, per kind of change, with line numbers."""
+
+    source: str
+    destination: str
+    lines_written: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    unparsed_lines: list[int] = field(default_factory=list)
+
+    def note(self, line: int, change: str, detail: str = "") -> None:
+        self.counts[change] += 1
+        if len(self.changes) < MAX_CHANGES_LISTED:
+            self.changes.append({"line": line, "change": change, "detail": detail})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "destination": self.destination,
+                "lines_written": self.lines_written, "counts": dict(self.counts),
+                "changes": self.changes, "unparsed_lines": self.unparsed_lines}
+
+
+def _fix_message_list(messages: list[Any], line: int, where: str, report: FixReport,
+                      strip: bool, drop_empty: bool) -> list[Any]:
+    kept = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            kept.append(message)
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            if strip and content != content.strip():
+                message = {**message, "content": content.strip()}
+                report.note(line, "strip_whitespace", f"{where}[{i}].content")
+            if drop_empty and not message["content"].strip() and not message.get("tool_calls") \
+                    and message.get("role") != "tool":
+                report.note(line, "drop_empty_turn",
+                            f"{where}[{i}] ({message.get('role')}) had no text")
+                continue
+        kept.append(message)
+    return kept
+
+
+def _fix_record(record: Any, line: int, report: FixReport, strip: bool,
+                drop_empty: bool) -> Any:
+    if not isinstance(record, dict):
+        return record
+    record = dict(record)
+    if isinstance(record.get("messages"), list):
+        record["messages"] = _fix_message_list(record["messages"], line, "messages", report,
+                                               strip, drop_empty)
+    for key in ("prompt", "completion", "input_text", "output_text", "system"):
+        value = record.get(key)
+        if strip and isinstance(value, str) and value != value.strip():
+            record[key] = value.strip()
+            report.note(line, "strip_whitespace", key)
+    for key in ("chosen", "rejected"):
+        value = record.get(key)
+        if strip and isinstance(value, dict) and isinstance(value.get("content"), str) \
+                and value["content"] != value["content"].strip():
+            record[key] = {**value, "content": value["content"].strip()}
+            report.note(line, "strip_whitespace", f"{key}.content")
+    return record
+
+
+def fix_file(src: str | Path, dst: str | Path, *, strip_whitespace: bool = True,
+             drop_empty_turns: bool = True) -> FixReport:
+    """Write a repaired copy of ``src`` to ``dst`` and report every change."""
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise ConfigurationError("--fix writes a new file; give an output path (-o)")
+    report = FixReport(str(src), str(dst))
+
+    def lines():
+        for raw in iter_lines(src):
+            if raw.had_bom:
+                report.note(raw.number, "remove_bom")
+            if raw.had_crlf:
+                report.counts["crlf_to_lf"] += 1
+            if raw.data is None:
+                report.unparsed_lines.append(raw.number)
+                raise ConfigurationError(
+                    f"{src}:{raw.number}: line of {raw.size:,} bytes is over the line limit;"
+                    " --fix cannot repair it (remove it from the file first)")
+            if not raw.data.strip():
+                report.note(raw.number, "drop_blank_line")
+                continue
+            try:
+                text = raw.data.decode("utf-8")
+                record = json.loads(text)
+            except (UnicodeDecodeError, ValueError):
+                report.unparsed_lines.append(raw.number)
+                # Copied byte for byte (surrogateescape round-trips non-UTF-8 bytes).
+                yield raw.data.decode("utf-8", "surrogateescape")
+                continue
+            fixed = _fix_record(record, raw.number, report, strip_whitespace, drop_empty_turns)
+            yield json.dumps(fixed, ensure_ascii=False) if fixed != record else text
+
+    report.lines_written = write_atomic_lines(dst, lines())
+    return report
