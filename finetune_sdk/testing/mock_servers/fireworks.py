@@ -20,7 +20,7 @@ import httpx2
 
 from ...types import JobStatus
 from .base import MockServer, route
-from .openai import parse_multipart
+from ._openai_files import parse_multipart
 
 __all__ = ["FireworksMockServer"]
 
