@@ -10,7 +10,8 @@ host work included (the anchor times each step between syncs, which leaves out i
 
 Knobs (env): SIZE, STEPS (40), WARMUP (5), ROW_TOKENS (16384: tokens per packed row),
 ROWS_PER_STEP (1), FINETUNE_SDK_ATTENTION (varlen|flex|mask), FINETUNE_SDK_FUSED_CE (liger|torch),
-FINETUNE_SDK_FUSE_LORA (1|0), FINETUNE_SDK_COMPILE (0|1), LABEL (free text echoed in the output), DEVICE (cuda).
+FINETUNE_SDK_FUSE_LORA (1|0), FINETUNE_SDK_COMPILE (0|1|decoder), PROFILE (1: kernel table to
+stderr), LABEL (free text echoed in the output), DEVICE (cuda).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def main() -> None:
     plan = group_steps(
         plan_rows([len(e.input_ids) for e in examples], row_tokens, seed=0), rows_per_step
     )
-    while len(plan) < steps:
+    while len(plan) < steps + 3:
         plan += plan
 
     peft_model = wrap_lora(
@@ -124,6 +125,8 @@ def main() -> None:
         losses.append(loss / sum(r.num_target_tokens for r in rows))
     sync()
     elapsed = time.perf_counter() - started
+    if os.environ.get("PROFILE") == "1" and cuda:
+        profile_steps(module, plan[steps : steps + 3], examples, trainable, optimizer, device)
     tps = (tokens - counted) / elapsed
     loss_values = [float(x) for x in torch.stack(losses).tolist()]
     print(
@@ -138,7 +141,7 @@ def main() -> None:
                     "FINETUNE_SDK_FUSED_CE", "liger" if liger_available() else "torch"
                 ),
                 fuse_lora=os.environ.get("FINETUNE_SDK_FUSE_LORA", "1"),
-                compile=os.environ.get("FINETUNE_SDK_COMPILE", "0"),
+                compile=os.environ.get("FINETUNE_SDK_COMPILE", "1"),
                 row_tokens=row_tokens,
                 rows_per_step=rows_per_step,
                 steps=steps,
@@ -153,6 +156,25 @@ def main() -> None:
             )
         )
     )
+
+
+def profile_steps(module, plan, examples, trainable, optimizer, device) -> None:
+    """Kernel time table of a few more steps, to stderr (lands in the bench log)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    autocast = autocast_for(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for rows_indices in plan:
+            rows = [build_row(examples, r) for r in rows_indices]
+            train_step(module, rows, device=device, autocast=autocast)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+    table = prof.key_averages().table(
+        sort_by="cuda_time_total", row_limit=30, max_name_column_width=60
+    )
+    print(table, file=sys.stderr)
 
 
 if __name__ == "__main__":

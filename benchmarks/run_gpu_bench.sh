@@ -22,12 +22,13 @@ fi
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
   python3 - <<'PY'
-import importlib, torch
+import importlib, importlib.metadata as md, torch
 names = ["torch", "transformers", "peft", "accelerate", "trl", "datasets", "liger_kernel", "triton"]
 found = {}
 for n in names:
     try:
-        found[n] = importlib.import_module(n).__version__
+        importlib.import_module(n)
+        found[n] = md.version(n.replace("_", "-"))
     except Exception as exc:  # noqa: BLE001
         found[n] = f"missing ({type(exc).__name__})"
 try:

@@ -1,4 +1,5 @@
 # Copied from shared/bench/trl_baseline.py (the TRL anchor); run by benchmarks/run_gpu_bench.sh.
+# ruff: noqa  (kept verbatim so its numbers compare with the shared anchor)
 """Anchor: TRL SFTTrainer + PEFT LoRA throughput on a random-init Llama (no hub access).
 Synthetic chat-like lengths (lognormal), measures trained tokens/s (non-pad) and peak memory."""
 import os, time, json, sys, math, tempfile

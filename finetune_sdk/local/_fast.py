@@ -62,10 +62,17 @@ def fuse_lora_linears(peft_model: Any) -> int:
     return patched
 
 
-def compile_layers(peft_model: Any) -> int:
-    """``torch.compile`` every decoder layer in place; returns how many were compiled."""
+def compile_layers(peft_model: Any, whole_decoder: bool = False) -> int:
+    """``torch.compile`` every decoder layer (or the whole decoder) in place; returns the count."""
+    import torch._dynamo
+
+    # A model whose code dynamo cannot trace runs eagerly instead of failing the job.
+    torch._dynamo.config.suppress_errors = True
     causal_lm = peft_model.get_base_model()
     decoder = getattr(causal_lm, causal_lm.base_model_prefix)
+    if whole_decoder:
+        decoder.compile(dynamic=True)
+        return 1
     layers = getattr(decoder, "layers", None)
     if layers is None:
         return 0
