@@ -19,8 +19,8 @@ from typing import Any
 import httpx2
 
 from ...types import JobStatus
-from .base import MockServer, route
 from ._openai_files import parse_multipart
+from .base import MockServer, route
 
 __all__ = ["FireworksMockServer"]
 
