@@ -1,0 +1,147 @@
+"""Try a model: ``chat(model_ref, messages)`` for every provider (the "test" step).
+
+```python
+from finetune_sdk.inference import chat
+print(chat(client.models.resolve(job), "How much water should I drink?"))
+print(chat("gpt-4o-mini", [{"role": "user", "content": "hi"}], provider="openai"))
+```
+
+The vendor code lives in ``providers/<vendor>/inference.py`` (imported lazily, so the SDKs load
+only when used); this module picks one by ``ModelRef.provider``. Sampling settings use one
+vocabulary everywhere: ``max_tokens`` (alias ``max_new_tokens``), ``temperature``, ``top_p``,
+``seed``, ``stop``. Credentials (``api_key``, ``base_url``, ``project``...) pass through.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigurationError, ProviderNotInstalledError
+from .types import ModelRef
+
+__all__ = ["Messages", "as_messages", "as_model_ref", "chat", "chat_many", "guess_provider"]
+
+Messages = list[dict[str, Any]]
+
+_MODULES = {
+    "openai": ("finetune_sdk.providers.openai.inference", "openai"),
+    "fireworks": ("finetune_sdk.providers.fireworks.inference", None),
+    "gemini": ("finetune_sdk.providers.gemini.inference", "google"),
+    "huggingface": ("finetune_sdk.providers.huggingface.inference", "hf"),
+    "fake": ("finetune_sdk.providers.fake_inference", None),
+}
+_EXTRA_FOR_MODULE = {"openai": "openai", "google": "google", "huggingface_hub": "hf",
+                     "torch": "local", "transformers": "local", "peft": "local"}
+
+
+def guess_provider(model_id: str) -> str | None:
+    """The provider a model id clearly belongs to, or None when it could be several."""
+    if model_id.startswith("fake:"):
+        return "fake"
+    if model_id.startswith("local:") or model_id == "tiny" or Path(model_id).is_dir():
+        return "local"
+    if model_id.startswith("ft:"):
+        return "openai"
+    if model_id.startswith("accounts/"):
+        return "fireworks"
+    if model_id.startswith("projects/"):
+        return "gemini"
+    return None
+
+
+def as_model_ref(model: ModelRef | str, provider: str | None = None) -> ModelRef:
+    """A ModelRef from a ModelRef or a plain id (``provider=`` when the id does not say)."""
+    if isinstance(model, ModelRef):
+        if provider and provider != model.provider:
+            raise ConfigurationError(f"model {model.id} belongs to {model.provider}, not {provider}")
+        return model
+    name = provider or guess_provider(model)
+    if name is None:
+        raise ConfigurationError(
+            f"cannot tell which provider serves {model!r}: pass provider= (openai, fireworks,"
+            " gemini, huggingface, local, fake)")
+    return ModelRef(id=model, provider=name)
+
+
+def as_messages(messages: Messages | str) -> Messages:
+    """A string is one user message; anything else must be a list of role/content dicts."""
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and "role" in m for m in messages):
+        raise ConfigurationError("messages must be a string or a list of {role, content} dicts")
+    return messages
+
+
+def _normalise(params: dict[str, Any]) -> dict[str, Any]:
+    params = dict(params)
+    if "max_new_tokens" in params:
+        params.setdefault("max_tokens", params.pop("max_new_tokens"))
+    return params
+
+
+def _vendor_chat(provider: str) -> Callable[..., str]:
+    if provider not in _MODULES:
+        raise ConfigurationError(f"no inference for provider {provider!r}"
+                                 f" (known: {', '.join(sorted([*_MODULES, 'local']))})")
+    module, extra = _MODULES[provider]
+    try:
+        return importlib.import_module(module).chat
+    except ImportError as exc:
+        missing = _EXTRA_FOR_MODULE.get((exc.name or "").split(".")[0], extra)
+        raise ProviderNotInstalledError(
+            f"{provider} inference needs {exc.name}: pip install 'finetune-sdk[{missing}]'"
+        ) from None
+
+
+def _local_generate() -> Any:
+    try:
+        return importlib.import_module("finetune_sdk.local.generate")
+    except ImportError as exc:
+        if exc.name == "finetune_sdk.local.generate":
+            raise ConfigurationError("local inference is not available in this build"
+                                     " (finetune_sdk.local.generate is missing)") from None
+        raise ProviderNotInstalledError(
+            f"local inference needs {exc.name}: pip install 'finetune-sdk[local]'") from None
+
+
+def _local_target(ref: ModelRef) -> str:
+    return ref.id.removeprefix("local:")
+
+
+def _local_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    out = {"max_new_tokens": params.get("max_tokens") or 64,
+           "temperature": params.get("temperature") or 0.0, "seed": params.get("seed") or 0}
+    return out
+
+
+def chat(model: ModelRef | str, messages: Messages | str, *, provider: str | None = None,
+         **params: Any) -> str:
+    """The model's answer to ``messages`` (a string is one user turn)."""
+    ref = as_model_ref(model, provider)
+    msgs = as_messages(messages)
+    params = _normalise(params)
+    if ref.provider == "local":
+        return _local_generate().chat_local(_local_target(ref), msgs, **_local_kwargs(params))
+    return _vendor_chat(ref.provider)(ref, msgs, **params)
+
+
+def chat_many(model: ModelRef | str, conversations: Sequence[Messages], *,
+              provider: str | None = None, max_concurrency: int = 4, **params: Any) -> list[str]:
+    """Answers for many conversations, in order: local models load once and run as a batch;
+    hosted ones run ``max_concurrency`` requests at a time."""
+    ref = as_model_ref(model, provider)
+    params = _normalise(params)
+    convs = [as_messages(c) for c in conversations]
+    if not convs:
+        return []
+    if ref.provider == "local":
+        return list(_local_generate().chat_local_batch(_local_target(ref), convs,
+                                                       **_local_kwargs(params)))
+    fn = _vendor_chat(ref.provider)
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+        return list(pool.map(lambda c: fn(ref, c, **params), convs))

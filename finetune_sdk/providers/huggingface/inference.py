@@ -1,0 +1,51 @@
+"""Chat with a Hugging Face model: an Inference Endpoint, or the Hub repo loaded locally.
+
+A fine-tune pushed to a private Hub repo is not served by anyone until you create an Inference
+Endpoint. With an endpoint (``ModelRef.endpoint`` or ``endpoint_url=``) we call its
+OpenAI-style chat route through ``huggingface_hub.InferenceClient``; without one we download
+the repo (``snapshot_download``) and generate with transformers on this machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from ...config import setting
+from ...types import ModelRef
+
+__all__ = ["chat"]
+
+
+def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
+         token: str | SecretStr | None = None, endpoint_url: str | None = None,
+         max_tokens: int | None = None, temperature: float | None = None,
+         top_p: float | None = None, seed: int | None = None, **extra: Any) -> str:
+    """One answer from the endpoint, or from a local transformers load of the repo."""
+    if isinstance(token, SecretStr):
+        token = token.get_secret_value()
+    token = token or setting(None, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+    url = endpoint_url or model_ref.endpoint
+    if url:
+        from huggingface_hub import InferenceClient
+
+        from .mapping import translate_error
+
+        client = InferenceClient(model=url, token=token)
+        try:
+            out = client.chat_completion(messages, max_tokens=max_tokens, temperature=temperature,
+                                         top_p=top_p, seed=seed, **extra)
+        except Exception as exc:
+            mapped = translate_error(exc, [token])
+            if mapped is exc:
+                raise
+            raise mapped from None
+        return out.choices[0].message.content or ""
+    from huggingface_hub import snapshot_download
+
+    from ...local.generate import chat_local
+
+    path = snapshot_download(model_ref.id, token=token)
+    return chat_local(path, messages, max_new_tokens=max_tokens or 64,
+                      temperature=temperature or 0.0, seed=seed or 0)

@@ -1,0 +1,43 @@
+"""Chat with an OpenAI model (base or ``ft:...``) through the official SDK's chat completions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from ...config import resolve_secret, setting
+from ...types import ModelRef
+
+__all__ = ["chat"]
+
+
+def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
+         api_key: str | SecretStr | None = None, base_url: str | None = None,
+         http_client: Any = None, organization: str | None = None, **params: Any) -> str:
+    """One chat completion; ``params`` go to ``chat.completions.create`` (None values dropped).
+
+    Args:
+        api_key: else OPENAI_API_KEY. base_url: else the ModelRef's, else OPENAI_BASE_URL.
+        http_client: an ``httpx2.Client`` (proxies, tests).
+    """
+    import openai
+
+    from .mapping import translate_error
+
+    key = resolve_secret(api_key, "OPENAI_API_KEY", provider="openai")
+    client = openai.OpenAI(
+        api_key=key.get_secret_value(),
+        base_url=base_url or model_ref.base_url or setting(None, "OPENAI_BASE_URL"),
+        organization=organization,
+        http_client=http_client,
+    )
+    body = {k: v for k, v in params.items() if v is not None}
+    try:
+        response = client.chat.completions.create(model=model_ref.id, messages=messages, **body)
+    except Exception as exc:
+        mapped = translate_error(exc, [key.get_secret_value()])
+        if mapped is exc:
+            raise
+        raise mapped from None
+    return response.choices[0].message.content or ""
