@@ -48,8 +48,10 @@ CODES: dict[str, tuple[str, bool, str]] = {
     "empty_file": ("error", False, "no examples at all"),
     "whitespace": ("info", True, "leading/trailing whitespace in message text (fix: strip)"),
     "blank_line": ("warning", True, "blank lines (fix: remove)"),
-    "bom": ("warning", True, "a UTF-8 byte-order mark at the start of the file (fix: remove)"),
-    "crlf": ("info", True, "Windows line endings (fix: write \\n)"),
+    "bom": ("error", True, "a UTF-8 byte-order mark; strict JSONL readers reject line 1"
+            " (fix: remove)"),
+    "crlf": ("error", True, "Windows line endings; vendors expect \\n-terminated JSONL"
+             " (fix: write \\n)"),
     "mixed_formats": ("warning", False, "lines in different formats in one file"),
     "unknown_fields": ("info", False, "fields no provider reads; kept locally, not uploaded"),
 }

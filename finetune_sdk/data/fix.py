@@ -53,14 +53,14 @@ def _fix_message_list(messages: list[Any], line: int, where: str, report: FixRep
             continue
         content = message.get("content")
         if isinstance(content, str):
-            if strip and content != content.strip():
-                message = {**message, "content": content.strip()}
-                report.note(line, "strip_whitespace", f"{where}[{i}].content")
-            if drop_empty and not message["content"].strip() and not message.get("tool_calls") \
+            if drop_empty and not content.strip() and not message.get("tool_calls") \
                     and message.get("role") != "tool":
                 report.note(line, "drop_empty_turn",
                             f"{where}[{i}] ({message.get('role')}) had no text")
                 continue
+            if strip and content != content.strip():
+                message = {**message, "content": content.strip()}
+                report.note(line, "strip_whitespace", f"{where}[{i}].content")
         kept.append(message)
     return kept
 

@@ -124,7 +124,8 @@ class _FileCheck:
             try:
                 record = json.loads(text)
             except ValueError as exc:
-                ended = getattr(exc, "pos", 0) >= len(text.rstrip()) - 1
+                ended = getattr(exc, "pos", 0) >= len(text.rstrip()) - 1 or str(exc).startswith(
+                    "Unterminated")
                 hint = "the line ends before the JSON is complete (truncated?)" if ended else \
                     "not valid JSON"
                 emit(number, "invalid_json", f"{hint}: {exc}")

@@ -1,0 +1,167 @@
+"""Privacy: each PHI type found and replaced; the sensitive-upload gate."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import finetune_sdk.cli.data  # noqa: F401
+from finetune_sdk import Client, SensitiveDataError
+from finetune_sdk.cli.app import app
+from finetune_sdk.data.privacy import (
+    check_upload_allowed,
+    default_detectors,
+    is_scrubbed,
+    mark_sensitive,
+    read_marker,
+    scrub_file,
+    scrub_text,
+)
+
+runner = CliRunner()
+
+CASES = [
+    ("EMAIL", "Write to maria.lopez@example.org today", "maria.lopez@example.org"),
+    ("PHONE", "Call me at (555) 123-4567 after 5", "(555) 123-4567"),
+    ("PHONE", "my mobile is +44 20 7946 0958", "+44 20 7946 0958"),
+    ("SSN", "SSN 123-45-6789 on file", "123-45-6789"),
+    ("MRN", "Patient MRN: 00482913 was seen", "00482913"),
+    ("MRN", "medical record number A-7781234", "A-7781234"),
+    ("DOB", "DOB: 04/12/1987, type 2 diabetes", "04/12/1987"),
+    ("DOB", "I was born on March 3, 1990", "March 3, 1990"),
+    ("DATE", "my last period started 2026-10-02", "2026-10-02"),
+    ("ADDRESS", "I live at 42 Elm Street, Apt 5 near the park", "42 Elm Street, Apt 5"),
+    ("URL", "see https://portal.example-clinic.com/patient?id=9.",
+     "https://portal.example-clinic.com/patient?id=9"),
+    ("IP", "logged in from 192.168.10.24 yesterday", "192.168.10.24"),
+    ("NAME", "Dr. Okafor said Jane Doe should rest", "Jane Doe"),
+]
+
+
+@pytest.mark.parametrize("kind, text, secret", CASES, ids=[f"{c[0]}-{i}" for i, c in
+                                                         enumerate(CASES)])
+def test_each_phi_type_is_found_and_replaced(kind, text, secret):
+    detectors = default_detectors(names=["Jane Doe", "Okafor"])
+    counts: Counter[str] = Counter()
+    out = scrub_text(text, detectors, counts)
+    assert secret not in out
+    assert f"[{kind}]" in out
+    assert counts[kind] >= 1
+
+
+def test_ordinary_health_text_is_left_alone():
+    text = ("My fasting glucose was 128 mg/dL and my cycle was 28 days. A1c went from 7.8% to"
+            " 7.1%. I walk 45 minutes, 3 times a week.")
+    assert scrub_text(text, default_detectors()) == text
+
+
+def test_scrub_file_counts_types_and_lines(tmp_path):
+    rows = [
+        {"messages": [{"role": "user", "content": "I'm Jane Doe, email jane@x.io"},
+                      {"role": "assistant", "content": "Hi!"}]},
+        {"messages": [{"role": "user", "content": "How long is a cycle?"},
+                      {"role": "assistant", "content": "Usually 21-35 days."}]},
+        {"input_text": "call 555-123-4567", "output_text": "ok", "id": "keep-me-555-12-1234"},
+    ]
+    src = tmp_path / "raw.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    dst = tmp_path / "clean.jsonl"
+    report = scrub_file(src, dst, names=["Jane Doe"])
+    assert report.counts == {"NAME": 1, "EMAIL": 1, "PHONE": 1}
+    assert report.lines_affected == [1, 3] and report.records == 3
+    out = [json.loads(line) for line in dst.read_text().splitlines()]
+    assert out[0]["messages"][0]["content"] == "I'm [NAME], email [EMAIL]"
+    assert out[1] == rows[1]
+    assert out[2]["id"] == "keep-me-555-12-1234"  # ids and roles are not text
+    assert is_scrubbed(dst) and read_marker(dst)["sensitive"] is True
+    dst.write_text(dst.read_text() + json.dumps(rows[0]) + "\n")
+    assert not is_scrubbed(dst)  # edited after the scrub
+
+
+def test_scrub_cli(tmp_path):
+    src = tmp_path / "raw.jsonl"
+    src.write_text(json.dumps({"prompt": "SSN 123-45-6789", "completion": "noted"}) + "\n")
+    check = runner.invoke(app, ["scrub", str(src), "--check", "--json"])
+    assert check.exit_code == 2 and json.loads(check.stdout)["counts"] == {"SSN": 1}
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["scrub", str(src), "-o", str(out), "--name", "Nobody"])
+    assert result.exit_code == 0 and "[SSN]" in result.output
+    assert "123-45-6789" not in out.read_text() and is_scrubbed(out)
+
+
+def test_gate_refuses_sensitive_unscrubbed_hosted_upload(tmp_path):
+    data = tmp_path / "patients.jsonl"
+    data.write_text(json.dumps({"prompt": "DOB 01/02/1980", "completion": "ok"}) + "\n")
+    with pytest.raises(SensitiveDataError, match="finetune scrub"):
+        check_upload_allowed(data, provider="openai", hosted=True, sensitive=True,
+                             allow_sensitive=False)
+    # Explicit allow, local provider and non-sensitive data pass.
+    check_upload_allowed(data, provider="openai", hosted=True, sensitive=True,
+                         allow_sensitive=True)
+    check_upload_allowed(data, provider="local", hosted=False, sensitive=True,
+                         allow_sensitive=False)
+    check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+                         allow_sensitive=False)
+    # A sidecar mark counts even when the caller passes nothing (or False).
+    mark_sensitive(data)
+    for flag in (None, False):
+        with pytest.raises(SensitiveDataError):
+            check_upload_allowed(data, provider="gemini", hosted=True, sensitive=flag,
+                                 allow_sensitive=False)
+    clean = tmp_path / "clean.jsonl"
+    scrub_file(data, clean)
+    check_upload_allowed(clean, provider="gemini", hosted=True, sensitive=True,
+                         allow_sensitive=False)
+    mark_sensitive(data, False)
+    check_upload_allowed(data, provider="gemini", hosted=True, sensitive=None,
+                         allow_sensitive=False)
+
+
+def test_client_upload_refused_for_sensitive_data(tmp_path):
+    data = tmp_path / "patients.jsonl"
+    data.write_text(json.dumps({"prompt": "q", "completion": "a"}) + "\n")
+    client = Client("fake", ledger=False)
+    with pytest.raises(SensitiveDataError):
+        client.datasets.upload(data, sensitive=True)
+    assert client.datasets.upload(data, sensitive=True, allow_sensitive=True).id
+
+
+def test_mark_sensitive_cli(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"prompt": "q", "completion": "a"}) + "\n")
+    assert runner.invoke(app, ["mark-sensitive", str(data)]).exit_code == 0
+    assert read_marker(data)["sensitive"] is True
+    assert runner.invoke(app, ["mark-sensitive", str(tmp_path / "none.jsonl")]).exit_code == 2
+
+
+def test_scrub_refuses_bad_lines_without_writing(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_bytes(b'{"prompt": "a", "completion": "b"}\n{oops\n')
+    result = runner.invoke(app, ["scrub", str(src), "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2 and ":2" in result.output
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_presidio_detector_is_optional():
+    from finetune_sdk.data.privacy import PresidioDetector
+
+    try:
+        import presidio_analyzer  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="presidio-analyzer"):
+            PresidioDetector()
+    else:  # pragma: no cover - only where presidio is installed
+        assert PresidioDetector()
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "data"
+
+
+def test_bundled_samples_contain_no_phi():
+    for name in ("health_chats.jsonl", "therapy_support.jsonl", "menstrual_health.jsonl",
+                 "preferences.jsonl"):
+        assert scrub_file(SAMPLES / name, None).total == 0, name

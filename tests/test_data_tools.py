@@ -1,0 +1,217 @@
+"""Stats, tokens, split and app records."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import finetune_sdk.cli.data  # noqa: F401
+from finetune_sdk.cli.app import app
+from finetune_sdk.data import file_sha256
+from finetune_sdk.data.records import FieldMapping, build_examples, export_records
+from finetune_sdk.data.split import split_file
+from finetune_sdk.data.stats import compute_stats, percentile
+from finetune_sdk.data.tokens import EstimateCounter, get_counter
+from finetune_sdk.data.validate import validate_file
+from finetune_sdk.errors import ConfigurationError, DatasetError
+
+SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "data"
+runner = CliRunner()
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_percentile_nearest_rank():
+    values = list(range(1, 101))
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == \
+        (50, 95, 100)
+    assert percentile([], 50) == 0
+
+
+def test_stats_with_the_estimate(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": "a" * 40},
+                          {"role": "assistant", "content": "b" * 400}]}] * 3
+    rows.append({"messages": [{"role": "system", "content": "s" * 4},
+                              {"role": "user", "content": "q" * 8},
+                              {"role": "assistant", "content": "x" * 4},
+                              {"role": "user", "content": "q" * 8},
+                              {"role": "assistant", "content": "x" * 4}]})
+    stats = compute_stats(write(tmp_path / "d.jsonl", rows), epochs=3, max_seq_length=100)
+    # 40/4 + 4 + 400/4 + 4 = 118 tokens; the multi-turn one 1+4 + 2*(2+4) + 2*(1+4) = 27.
+    assert stats.examples == 4 and stats.messages == 11 and stats.multi_turn_examples == 1
+    assert (stats.tokens_p50, stats.tokens_max, stats.tokens_total) == (118, 118, 3 * 118 + 27)
+    assert stats.training_tokens == 3 * stats.tokens_total and stats.truncated == 3
+    assert not stats.tokens_exact and "estimate" in stats.tokenizer
+    assert stats.role_messages == {"user": 5, "assistant": 5, "system": 1}
+    assert sum(n for _, _, n in stats.histogram) == 4
+
+
+def test_exact_counts_with_a_local_tokenizer(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(["hello world how are you"],
+                            trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    path = tmp_path / "tok"
+    path.mkdir()
+    tok.save(str(path / "tokenizer.json"))
+    counter = get_counter(tokenizer=path)
+    assert counter.exact and counter.count("hello world how") == 3
+    data = write(tmp_path / "d.jsonl", [{"messages": [
+        {"role": "user", "content": "hello world"}, {"role": "assistant", "content": "how"}]}])
+    stats = compute_stats(data, tokenizer=path)
+    assert stats.tokens_exact and stats.tokens_total == 2 + 4 + 1 + 4
+
+
+def test_unknown_models_fall_back_to_the_estimate():
+    try:
+        import tiktoken  # noqa: F401
+    except ImportError:  # tiktoken is not a dependency: OpenAI counts are estimates then
+        assert isinstance(get_counter("gpt-4o-mini"), EstimateCounter)
+    assert isinstance(get_counter("some-org/not-cached-model"), EstimateCounter)
+
+
+def test_stats_cli(tmp_path):
+    result = runner.invoke(app, ["stats", str(SAMPLES / "health_chats.jsonl"), "--json",
+                                 "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["examples"] == 300 and data["training_tokens"] == 2 * data["tokens"]["total"]
+    human = runner.invoke(app, ["stats", str(SAMPLES / "health_chats.jsonl")])
+    assert "ESTIMATE" in human.output and "p95" in human.output
+
+
+def test_split_is_deterministic_grouped_and_leak_free(tmp_path):
+    rows = []
+    for conv in range(40):
+        for turn in range(3):
+            rows.append({"conversation_id": f"c{conv}", "messages": [
+                {"role": "user", "content": f"c{conv} t{turn}"},
+                {"role": "assistant", "content": "ok"}]})
+    src = write(tmp_path / "all.jsonl", rows)
+    a = split_file(src, tmp_path / "tr.jsonl", tmp_path / "va.jsonl", val=0.25, seed=7)
+    first = (file_sha256(tmp_path / "tr.jsonl"), file_sha256(tmp_path / "va.jsonl"))
+    b = split_file(src, tmp_path / "tr.jsonl", tmp_path / "va.jsonl", val=0.25, seed=7)
+    assert first == (file_sha256(tmp_path / "tr.jsonl"), file_sha256(tmp_path / "va.jsonl"))
+    assert a == b and a.grouped_by == "conversation_id" and a.leakage == 0
+    assert a.train_examples + a.validation_examples == 120 and a.validation_examples % 3 == 0
+    assert 0 < a.validation_examples < 60
+    train_convs = {json.loads(x)["conversation_id"] for x in open(tmp_path / "tr.jsonl")}
+    val_convs = {json.loads(x)["conversation_id"] for x in open(tmp_path / "va.jsonl")}
+    assert not train_convs & val_convs
+    c = split_file(src, tmp_path / "tr2.jsonl", tmp_path / "va2.jsonl", val=0.25, seed=8)
+    assert (c.train_examples, file_sha256(tmp_path / "tr2.jsonl")) != \
+        (a.train_examples, first[0])
+
+
+def test_split_puts_identical_examples_on_one_side(tmp_path):
+    row = {"messages": [{"role": "user", "content": "same"}, {"role": "assistant", "content": "x"}]}
+    src = write(tmp_path / "d.jsonl", [row] * 10 + [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+        for i in range(50)])
+    report = split_file(src, tmp_path / "t.jsonl", tmp_path / "v.jsonl", val=0.2)
+    assert report.leakage == 0 and report.grouped_by == "content"
+
+
+def test_split_cli_and_bad_input(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"prompt": "a", "completion": "b"}\n{nope\n')
+    result = runner.invoke(app, ["split", str(src), "--val", "0.5"])
+    assert result.exit_code == 2 and "bad.jsonl:2" in result.output
+    assert not (tmp_path / "bad.train.jsonl").exists()
+    assert runner.invoke(app, ["split", str(src), "--val", "1.5"]).exit_code == 2
+    result = runner.invoke(app, ["split", str(SAMPLES / "health_chats.jsonl"), "--json",
+                                 "--train-out", str(tmp_path / "t.jsonl"),
+                                 "--val-out", str(tmp_path / "v.jsonl")])
+    assert result.exit_code == 0 and json.loads(result.stdout)["leakage"] == 0
+
+
+def test_records_mapping_rating_filter_and_summary():
+    rows = [
+        {"q": "How do I log insulin?", "a": "Tap the syringe icon.", "stars": "5", "conv": "1"},
+        {"q": "Thanks", "a": "Any time.", "stars": "2", "conv": "1"},
+        {"q": "  ", "a": "orphan", "stars": "5"},
+        {"q": "What is A1c?", "a": "", "stars": "4"},
+        {"q": "Cramps?", "a": "Try heat.", "stars": "", "conv": "2"},
+        {"q": "Sleep?", "a": "Keep a routine.", "stars": "n/a"},
+        {"question": "wrong column"},
+        {"q": "Walk?", "a": "Yes, gently.", "stars": 4.5, "conv": "3"},
+    ]
+    mapping = FieldMapping(user="q", assistant="a", rating="stars", min_rating=4,
+                           conversation="conv", system_prompt="You are a coach.")
+    from finetune_sdk.data.records import RecordsSummary
+
+    summary = RecordsSummary()
+    examples = list(build_examples(rows, mapping, summary))
+    assert [e["messages"][1]["content"] for e in examples] == ["How do I log insulin?", "Walk?"]
+    assert examples[0]["messages"][0] == {"role": "system", "content": "You are a coach."}
+    assert examples[0]["conversation_id"] == "1"
+    assert summary.rows == 8 and summary.kept_rows == 2 and summary.examples == 2
+    assert dict(summary.dropped) == {"rating_below_4": 1, "empty_user": 1, "empty_assistant": 1,
+                                     "rating_missing": 1, "rating_not_a_number": 1,
+                                     "missing_column": 1}
+    assert summary.dropped_rows["rating_below_4"] == [2]
+    assert sum(summary.dropped.values()) + summary.kept_rows == summary.rows
+
+
+def test_records_multi_turn_orders_turns():
+    rows = [{"user_message": f"u{t}", "assistant_reply": f"a{t}", "conversation_id": "c",
+             "turn": str(t)} for t in (10, 2, 9)]
+    mapping = FieldMapping(conversation="conversation_id", turn="turn", multi_turn=True)
+    [example] = list(build_examples(rows, mapping))
+    assert [m["content"] for m in example["messages"]] == ["u2", "a2", "u9", "a9", "u10", "a10"]
+    with pytest.raises(ConfigurationError):
+        list(build_examples(rows, FieldMapping(multi_turn=True)))
+
+
+def test_export_records_from_bundled_csv(tmp_path):
+    out = tmp_path / "chats.jsonl"
+    summary = export_records(SAMPLES / "rated_interactions.csv", out,
+                             FieldMapping(min_rating=4, conversation="conversation_id"))
+    with open(SAMPLES / "rated_interactions.csv", newline="") as handle:
+        ratings = [int(r["rating"]) for r in csv.DictReader(handle)]
+    assert summary.rows == len(ratings)
+    assert summary.kept_rows == sum(r >= 4 for r in ratings) == summary.examples
+    assert summary.dropped["rating_below_4"] == sum(r < 4 for r in ratings)
+    assert validate_file(out, provider="openai").ok
+
+
+def test_export_records_cli(tmp_path):
+    out = tmp_path / "o.jsonl"
+    result = runner.invoke(app, ["export-records", str(SAMPLES / "rated_interactions.csv"),
+                                 "-o", str(out), "--min-rating", "4", "--system-prompt", "Hi",
+                                 "--conversation-field", "conversation_id", "--turn-field",
+                                 "turn", "--multi-turn", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dropped"]["rating_below_4"] > 0 and data["examples"] > 100
+    assert runner.invoke(app, ["export-records", str(tmp_path / "x.txt"), "-o",
+                               str(out)]).exit_code == 2
+
+
+def test_export_records_bad_jsonl_line(tmp_path):
+    src = tmp_path / "r.jsonl"
+    src.write_text('{"user_message": "a", "assistant_reply": "b"}\nnot json\n')
+    with pytest.raises(DatasetError) as err:
+        export_records(src, tmp_path / "o.jsonl")
+    assert err.value.line == 2 and not (tmp_path / "o.jsonl").exists()
+
+
+def test_convert_cli(tmp_path):
+    out = tmp_path / "g.jsonl"
+    result = runner.invoke(app, ["convert", str(SAMPLES / "menstrual_health.jsonl"), "--to",
+                                 "vertex", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["target"] == "gemini"
+    assert json.loads(out.read_text().splitlines()[0])["contents"][1]["role"] == "model"
+    bad = runner.invoke(app, ["convert", str(SAMPLES / "health_chats.jsonl"), "--to",
+                              "prompt_completion", "-o", str(tmp_path / "p.jsonl")])
+    assert bad.exit_code == 2 and "single-turn" in bad.output
