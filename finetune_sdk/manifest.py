@@ -1,0 +1,160 @@
+"""Lineage manifest: everything needed to say later what a model is and how it was made.
+
+```python
+manifest = build_manifest(job, spec=spec, dataset_paths=["train.jsonl", "val.jsonl"],
+                          estimate=cost.estimate(spec, "openai"), eval_report=report,
+                          split_seed=13)
+write_manifest("runs/2026-11-23/manifest.json", manifest)
+```
+
+It records dataset hashes, the split seed, the converter version, requested and resolved
+hyperparameters, provider ids, the model id, the cost estimate against the tokens actually
+trained, the evaluation summary, and package versions (read from installed metadata, so
+torch & co. are never imported just to be named). Works for any provider's ``Job``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .types import CostEstimate, DatasetRef, Job, JobSpec
+
+__all__ = ["CONVERTER_VERSION", "MANIFEST_SCHEMA", "build_manifest", "package_versions",
+           "write_manifest"]
+
+MANIFEST_SCHEMA = "finetune_sdk.manifest/1"
+CONVERTER_VERSION = "finetune_sdk.data.convert/1"
+"""Bump when converted wire files change for the same input (it is part of lineage)."""
+
+_PACKAGES = ("finetune-sdk", "pydantic", "httpx2", "openai", "google-genai",
+             "google-cloud-storage", "huggingface_hub", "torch", "transformers", "peft",
+             "tokenizers", "accelerate", "sacrebleu", "rouge-score")
+
+
+def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str]:
+    """Installed versions (from package metadata; nothing is imported). Missing ones omitted."""
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    if "finetune-sdk" not in out:  # running from a source tree without an install
+        from . import __version__
+
+        out["finetune-sdk"] = __version__
+    return out
+
+
+def _dataset_entry(path: str | Path) -> dict[str, Any]:
+    from .data._lines import file_sha256
+
+    file = Path(path)
+    entry: dict[str, Any] = {"path": str(file.resolve()), "name": file.name}
+    if not file.is_file():
+        entry["missing"] = True
+        return entry
+    with file.open("rb") as handle:
+        entry["examples"] = sum(1 for line in handle if line.strip())
+    entry.update(bytes=file.stat().st_size, sha256=file_sha256(file))
+    return entry
+
+
+def _ref_entry(ref: DatasetRef) -> dict[str, Any]:
+    return {k: v for k, v in ref.model_dump(mode="json", exclude={"provider_details"}).items()
+            if v is not None}
+
+
+def _spec_section(spec: JobSpec) -> dict[str, Any]:
+    data = spec.model_dump(mode="json", exclude={"options", "extra_body"})
+    for field in ("training_file", "validation_file"):
+        value = getattr(spec, field)
+        data[field] = _ref_entry(value) if isinstance(value, DatasetRef) else (
+            str(value) if value is not None else None)
+    data["spec_hash"] = spec.spec_hash()
+    data["extra_body_keys"] = sorted(spec.extra_body)  # values may be anything: keys only
+    return data
+
+
+def _cost_section(estimate: CostEstimate | None, job: Job) -> dict[str, Any] | None:
+    if estimate is None and job.trained_tokens is None:
+        return None
+    out: dict[str, Any] = {"actual_trained_tokens": job.trained_tokens}
+    if estimate is not None:
+        # JSON has no NaN: an unknown price is null (the assumptions say why)
+        est = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+               for k, v in estimate.model_dump(mode="json").items()}
+        out["estimate"] = est
+        if job.trained_tokens:
+            out["estimated_vs_actual_tokens"] = round(estimate.billed_tokens / job.trained_tokens, 4)
+    return out
+
+
+def _eval_section(report: Any) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    if hasattr(report, "summary"):
+        return report.summary()
+    return dict(report)
+
+
+def build_manifest(job: Job, *, spec: JobSpec | None = None,
+                   dataset_paths: Iterable[str | Path] = (), estimate: CostEstimate | None = None,
+                   eval_report: Any = None, split_seed: int | None = None) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict (see module docstring for what it holds)."""
+    paths = list(dataset_paths)
+    if spec is not None:  # local files named by the spec count as inputs too
+        for value in (spec.training_file, spec.validation_file):
+            if isinstance(value, (str, Path)) and Path(value).is_file() and Path(value) not in [
+                    Path(p) for p in paths]:
+                paths.append(value)
+    job_data = job.model_dump(mode="json", exclude={"provider_details"})
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {"id": job.output_model, "provider": job.provider, "base_model": job.base_model},
+        "provider_ids": {"provider": job.provider, "job_id": job.id,
+                         "client_ref": job.client_ref, "model_id": job.output_model,
+                         "datasets": [_ref_entry(v)["id"] for v in
+                                      ((spec.training_file, spec.validation_file) if spec else ())
+                                      if isinstance(v, DatasetRef)]},
+        "job": job_data,
+        "hyperparameters": {
+            "requested": spec.hyperparameters.set_fields() if spec else None,
+            "resolved": job.hyperparameters,
+        },
+        "spec": _spec_section(spec) if spec else None,
+        "datasets": [_dataset_entry(p) for p in paths],
+        "split_seed": split_seed,
+        "converter_version": CONVERTER_VERSION,
+        "cost": _cost_section(estimate, job),
+        "eval": _eval_section(eval_report),
+        "versions": package_versions(),
+    }
+
+
+def write_manifest(path: str | Path, manifest: dict[str, Any]) -> Path:
+    """Write ``manifest`` as JSON atomically (temp file + rename); returns the path."""
+    target = Path(path)
+    if target.is_dir():
+        target = target / "manifest.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".manifest-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,88 @@
+"""The lineage manifest of a finished (fake) job: hashes, seeds, hyperparameters, ids, cost vs
+actual tokens, eval summary, versions; written atomically; heavy packages never imported."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from finetune_sdk import cost
+from finetune_sdk.client import Client
+from finetune_sdk.evaluate import compare
+from finetune_sdk.manifest import CONVERTER_VERSION, build_manifest, write_manifest
+from finetune_sdk.types import Hyperparameters, Job, JobSpec, JobStatus
+
+SAMPLE = Path(__file__).resolve().parents[1] / "finetune_sdk" / "data" / "samples" / "health_chats.jsonl"
+
+
+@pytest.fixture
+def finished(tmp_path):
+    train = tmp_path / "train.jsonl"
+    lines = SAMPLE.read_text().splitlines()
+    train.write_text("\n".join(lines[:20]) + "\n")
+    heldout = tmp_path / "heldout.jsonl"
+    heldout.write_text("\n".join(lines[20:30]) + "\n")
+    client = Client("fake", ledger=False)
+    spec = JobSpec(base_model="base", training_file=train, output_name="coach",
+                   hyperparameters=Hyperparameters(epochs=2, learning_rate=1e-4))
+    job = client.jobs.run(spec, poll_interval=0.0)
+    return client, spec, job, train, heldout
+
+
+def test_manifest_content(finished, tmp_path):
+    client, spec, job, train, heldout = finished
+    model = client.models.resolve(job)
+    estimate = cost.estimate(spec, "fake")
+    report = compare("base", model, heldout, cache=False)
+    manifest = build_manifest(job, spec=spec, dataset_paths=[heldout], estimate=estimate,
+                              eval_report=report, split_seed=13)
+    assert manifest["model"]["id"] == job.output_model == model.id is not None
+    assert manifest["model"]["base_model"] == "base" and manifest["model"]["provider"] == "fake"
+    assert manifest["provider_ids"]["job_id"] == job.id
+    assert manifest["provider_ids"]["client_ref"] == spec.client_ref
+    assert manifest["split_seed"] == 13
+    assert manifest["converter_version"] == CONVERTER_VERSION
+    assert manifest["hyperparameters"]["requested"] == {"epochs": 2, "learning_rate": 1e-4}
+    by_name = {d["name"]: d for d in manifest["datasets"]}
+    assert set(by_name) == {"heldout.jsonl", "train.jsonl"}
+    assert by_name["train.jsonl"]["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest()
+    assert by_name["train.jsonl"]["examples"] == 20
+    assert manifest["cost"]["estimate"]["billed_tokens"] == estimate.billed_tokens
+    assert manifest["cost"]["actual_trained_tokens"] == job.trained_tokens
+    assert manifest["eval"]["n"] == 10
+    assert manifest["eval"]["aggregates"]["win_rate"]["value"] == report.win_rate
+    assert manifest["spec"]["spec_hash"] == spec.spec_hash()
+    assert manifest["versions"]["finetune-sdk"]
+    assert manifest["versions"]["python"]
+    (tmp_path / "run").mkdir()
+    path = write_manifest(tmp_path / "run", manifest)
+    assert path == tmp_path / "run" / "manifest.json"
+    assert json.loads(path.read_text()) == json.loads(json.dumps(manifest))
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["manifest.json"]
+
+
+def test_manifest_with_unknown_price_and_actual_tokens(tmp_path):
+    data = tmp_path / "t.jsonl"
+    data.write_text(SAMPLE.read_text().splitlines()[0] + "\n")
+    spec = JobSpec(base_model="gpt-4o-mini", training_file=data)
+    est = cost.estimate(spec, "openai", epochs=1)
+    job = Job(id="ftjob-1", provider="openai", status=JobStatus.SUCCEEDED,
+              base_model="gpt-4o-mini", output_model="ft:gpt-4o-mini:o::x",
+              trained_tokens=est.billed_tokens * 2)
+    manifest = build_manifest(job, spec=spec, estimate=est)
+    assert manifest["cost"]["estimate"]["usd_high"] is None  # unknown, not NaN, in JSON
+    assert manifest["cost"]["estimated_vs_actual_tokens"] == 0.5
+    write_manifest(tmp_path / "m.json", manifest)  # strict JSON (no NaN) succeeds
+
+
+def test_versions_do_not_import_heavy_packages():
+    code = ("import sys, finetune_sdk.manifest as m; v = m.package_versions();"
+            " heavy = [x for x in ('torch', 'transformers', 'peft', 'openai') if x in sys.modules];"
+            " print(heavy, 'torch' in v)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("[] ")
