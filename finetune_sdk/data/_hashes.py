@@ -30,32 +30,32 @@ class HashStore:
         os.close(fd)
         self._db = sqlite3.connect(self.path)
         self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4000;"
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
             " PRAGMA temp_store=FILE;"
             " CREATE TABLE h (kind INTEGER, h INTEGER, file INTEGER, line INTEGER);")
-        self._pending: list[tuple[int, int, int, int]] = []
+        self.pending: list[tuple[int, int, int, int]] = []
         self._indexed = False
 
     def add(self, kind: int, value: int, file: int, line: int) -> None:
-        self._pending.append((kind, value, file, line))
-        if len(self._pending) >= _BATCH:
-            self._flush()
+        self.pending.append((kind, value, file, line))
+        if len(self.pending) >= _BATCH:
+            self.flush()
 
-    def _flush(self) -> None:
-        if self._pending:
-            self._db.executemany("INSERT INTO h VALUES (?, ?, ?, ?)", self._pending)
-            self._pending.clear()
+    def flush(self) -> None:
+        if self.pending:
+            self._db.executemany("INSERT INTO h VALUES (?, ?, ?, ?)", self.pending)
+            self.pending.clear()
 
     def detach(self) -> str:
         """Flush, close and hand over the database file (a worker's store, for ``absorb``)."""
-        self._flush()
+        self.flush()
         self._db.commit()
         self._db.close()
         return self.path
 
     def absorb(self, path: str, line_offset: int) -> None:
         """Copy another store's rows in, shifting their line numbers; deletes that file."""
-        self._flush()
+        self.flush()
         self._db.execute("ATTACH DATABASE ? AS w", (path,))
         self._db.execute("INSERT INTO h SELECT kind, h, file, line + ? FROM w.h", (line_offset,))
         self._db.commit()
@@ -63,7 +63,7 @@ class HashStore:
         os.unlink(path)
 
     def _index(self) -> None:
-        self._flush()
+        self.flush()
         if not self._indexed:
             self._db.execute("CREATE INDEX hk ON h (kind, h, file, line)")
             self._indexed = True
@@ -71,9 +71,13 @@ class HashStore:
     def duplicates(self, kind: int, file: int, limit: int) -> Iterator[tuple[int, int]]:
         """(line, first line with the same hash) for every repeat inside one file."""
         self._index()
-        query = ("SELECT line, first FROM (SELECT line, MIN(line) OVER (PARTITION BY h) AS first"
-                 " FROM h WHERE kind = ? AND file = ?) WHERE line > first ORDER BY line LIMIT ?")
-        yield from self._db.execute(query, (kind, file, limit))
+        # One linear pass over the covering index finds the repeated hashes; only their rows
+        # are then joined and sorted.
+        query = ("SELECT a.line, g.first FROM (SELECT h, MIN(line) AS first FROM h"
+                 " WHERE kind = ? AND file = ? GROUP BY h HAVING COUNT(*) > 1) g"
+                 " JOIN h a ON a.kind = ? AND a.h = g.h AND a.file = ? AND a.line > g.first"
+                 " ORDER BY a.line LIMIT ?")
+        yield from self._db.execute(query, (kind, file, kind, file, limit))
 
     def count_duplicates(self, kind: int, file: int) -> int:
         self._index()
