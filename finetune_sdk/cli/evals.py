@@ -1,0 +1,162 @@
+"""The last steps of every workflow: ``finetune estimate``, ``finetune chat``, ``finetune eval``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .app import command, console, fail, print_json
+
+ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Provider name.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _usd(value: float) -> str:
+    return "unknown" if math.isnan(value) else f"${value:,.2f}"
+
+
+@command("estimate")
+def estimate_command(
+    file: Annotated[Path, typer.Argument(help="Training JSONL file.")],
+    provider: Annotated[str, typer.Option("--provider", "-p", help="Provider name.")],
+    base_model: Annotated[str | None, typer.Option("--base-model", "-m",
+                                                   help="Model to fine-tune.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
+    max_usd: Annotated[float | None, typer.Option(
+        "--max-usd", help="Exit 2 when the upper estimate is above this (or cannot be known).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate what fine-tuning on FILE costs: tokens, billed tokens, USD range, duration."""
+    from ..cost import estimate
+    from ..errors import BudgetExceededError
+
+    base = base_model or {"fake": "base", "local": "tiny"}.get(provider)
+    if not base:
+        fail("--base-model is needed for a hosted provider (prices depend on the model)")
+    est = estimate(file, provider, base, epochs)
+    if as_json:
+        data = est.model_dump(mode="json")
+        print_json({k: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in data.items()})
+    else:
+        table = Table(show_header=False, box=None)
+        rows = [("provider", est.provider), ("base model", est.base_model),
+                ("tokens / epoch", f"{est.tokens:,}"), ("epochs", str(est.epochs)),
+                ("billed tokens", f"{est.billed_tokens:,}"),
+                ("cost (USD)", "unknown (see below)" if math.isnan(est.usd_high)
+                 else f"{_usd(est.usd_low)} - {_usd(est.usd_high)}")]
+        if est.duration_s_low is not None and est.duration_s_high is not None:
+            rows.append(("duration", f"{est.duration_s_low / 60:,.0f}-"
+                                     f"{est.duration_s_high / 60:,.0f} min"))
+        rows.append(("price source", f"{est.price_source} ({est.price_date or 'undated'})"))
+        for key, value in rows:
+            table.add_row(f"[bold]{key}[/]", value)
+        console.print(table)
+        for note in est.assumptions:
+            console.print(f"  - {note}", highlight=False)
+    if max_usd is not None:
+        if math.isnan(est.usd_high):
+            raise BudgetExceededError(f"--max-usd {max_usd:g} cannot be checked: price unknown")
+        if est.usd_high > max_usd:
+            raise BudgetExceededError(
+                f"estimated up to {est.usd_high:.2f} USD, above --max-usd {max_usd:g}")
+
+
+def _model_ref(model: str, provider: str | None) -> Any:
+    """A model id, a ``local:`` path or plain directory, or a job id known to the ledger."""
+    from ..inference import as_model_ref, guess_provider
+
+    if provider or guess_provider(model):
+        return as_model_ref(model if not Path(model).is_dir() or model.startswith("local:")
+                            else f"local:{model}", provider)
+    from ..client import Client
+    from ..errors import ConfigurationError, LedgerError
+
+    try:
+        client = Client.for_job(model)
+    except (ConfigurationError, LedgerError, KeyError):
+        fail(f"cannot tell which provider serves {model!r}: pass --provider")
+    return client.models.resolve(model)
+
+
+@command("chat")
+def chat_command(
+    model: Annotated[str, typer.Argument(help="Model id, local:/path, a directory, or a job id.")],
+    provider: ProviderOpt = None,
+    message: Annotated[list[str] | None, typer.Option(
+        "--message", "-m", help="Send this and print the answer (repeat for several turns).")
+    ] = None,
+    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens")] = 256,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
+) -> None:
+    """Try a model: one answer per -m, or an interactive chat (empty line or Ctrl-D ends)."""
+    from ..inference import chat
+
+    ref = _model_ref(model, provider)
+    history: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+
+    def turn(text: str) -> None:
+        history.append({"role": "user", "content": text})
+        answer = chat(ref, history, max_tokens=max_tokens, temperature=temperature)
+        history.append({"role": "assistant", "content": answer})
+        console.print(answer, highlight=False, markup=False)
+
+    if message:
+        for text in message:
+            turn(text)
+        return
+    console.print(f"[dim]chatting with {ref.id} ({ref.provider}); empty line to stop[/]")
+    while True:
+        try:
+            text = console.input("[bold]> [/]")
+        except EOFError:
+            return
+        if not text.strip():
+            return
+        turn(text)
+
+
+@command("eval")
+def eval_command(
+    base: Annotated[str, typer.Option("--base", help="Base model id (or local path).")],
+    tuned: Annotated[str, typer.Option("--tuned", help="Tuned model id, local:/path or job id.")],
+    data: Annotated[Path, typer.Option("--data", help="Held-out chat JSONL.")],
+    provider: ProviderOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Where report.md/report.json go.")] = Path(
+        "eval-report"),
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N examples.")] = None,
+    max_concurrency: Annotated[int, typer.Option("--max-concurrency", min=1)] = 4,
+    max_tokens: Annotated[int, typer.Option("--max-tokens")] = 256,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
+    cache: Annotated[Path | None, typer.Option(
+        "--cache", help="Response cache (JSONL); default under FINETUNE_SDK_HOME.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare TUNED with BASE on held-out data: BLEU, ROUGE-L, exact match, length, win rate."""
+    from ..evaluate import compare
+
+    tuned_ref = _model_ref(tuned, provider)
+    report = compare(base, tuned_ref, data, provider=provider, limit=limit,
+                     max_concurrency=max_concurrency, cache=False if no_cache else cache,
+                     params={"max_tokens": max_tokens, "temperature": temperature, "seed": 0})
+    paths = report.write(out)
+    if as_json:
+        print_json({**report.summary(), "files": {k: str(v) for k, v in paths.items()}})
+        return
+    table = Table(title=f"{report.tuned} vs {report.base} ({len(report.rows)} examples)")
+    for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
+        table.add_column(header)
+    for row in report.table_rows():
+        table.add_row(*row)
+    console.print(table)
+    calls = report.new_calls
+    console.print(f"model calls this run: base {calls['base']}, tuned {calls['tuned']}"
+                  " (the rest came from the cache)", highlight=False)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
