@@ -32,8 +32,9 @@ from typing import Any, Literal
 from .errors import BudgetExceededError, ConfigurationError, DatasetError
 from .types import CostEstimate, DatasetRef, JobSpec
 
-__all__ = ["DEFAULT_EPOCHS", "ESTIMATE_SPREAD", "PRICES_ENV", "Price", "count_dataset_tokens",
-           "enforce_budget", "estimate", "find_price", "load_prices", "register_price"]
+__all__ = ["DEFAULT_EPOCHS", "bundled_prices", "ESTIMATE_SPREAD", "PRICES_ENV", "Price", "count_dataset_tokens",
+           "enforce_budget", "estimate", "find_price", "load_prices", "price_table_markdown",
+           "register_price"]
 
 PRICES_ENV = "FINETUNE_SDK_PRICES"
 ESTIMATE_SPREAD = 0.25
@@ -103,8 +104,7 @@ def _read_table(text: str, where: str) -> list[Price]:
 
 
 def _layers() -> list[list[Price]]:
-    bundled = resources.files("finetune_sdk").joinpath("prices.json").read_text(encoding="utf-8")
-    layers = [_read_table(bundled, "finetune_sdk/prices.json"), []]
+    layers = [bundled_prices(), []]
     user_file = os.environ.get(PRICES_ENV)
     if user_file:
         path = Path(user_file).expanduser()
@@ -112,6 +112,12 @@ def _layers() -> list[list[Price]]:
             raise ConfigurationError(f"{PRICES_ENV}={user_file}: no such file")
         layers[1] = _read_table(path.read_text(encoding="utf-8"), str(path))
     return layers + [list(_registered)]
+
+
+def bundled_prices() -> list[Price]:
+    """Only the table shipped with the package (what docs/costs.md shows)."""
+    text = resources.files("finetune_sdk").joinpath("prices.json").read_text(encoding="utf-8")
+    return _read_table(text, "finetune_sdk/prices.json")
 
 
 def load_prices() -> list[Price]:
@@ -145,6 +151,18 @@ def find_price(provider: str, base_model: str) -> Price | None:
     # A later layer (the user's file, then register_price) overrides; within a layer the more
     # specific pattern wins, then the later row.
     return max(candidates, key=lambda c: c[:3])[3] if candidates else None
+
+
+def price_table_markdown(prices: list[Price] | None = None) -> str:
+    """The table as markdown (docs/costs.md embeds the bundled one; a test keeps them equal)."""
+    rows = ["| provider | model | unit | USD | date | source |", "|---|---|---|---|---|---|"]
+    for p in prices if prices is not None else load_prices():
+        usd = "unknown" if p.usd is None else f"{p.usd:g}"
+        unit = "per 1M training tokens" if p.unit == "1M_tokens" else (
+            f"per GPU-hour{f' ({p.flavor})' if p.flavor else ''}")
+        rows.append(f"| {p.provider} | `{p.model}` | {unit} | {usd} | {p.date or '-'} |"
+                    f" {p.source} |")
+    return "\n".join(rows) + "\n"
 
 
 def count_dataset_tokens(path: str | Path, base_model: str | None = None) -> tuple[int, int, str, bool]:
