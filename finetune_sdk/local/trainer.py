@@ -366,6 +366,9 @@ def _stop_requested(hooks: TrainerHooks, dist_env: _Dist) -> bool:
 @torch.no_grad()
 def _evaluate(module, examples, capacity, dist_env, device, autocast) -> float:
     """Mean loss over every assistant token of the validation examples."""
+    # The DDP wrapper would sync buffers on each forward, and ranks may hold different numbers of
+    # validation rows: evaluate with the plain module and reduce the sums once at the end.
+    module = getattr(module, "module", module)
     module.eval()
     rows = plan_rows([len(e.input_ids) for e in examples], capacity, seed=0)
     loss = torch.zeros((), device=device)
