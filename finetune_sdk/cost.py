@@ -32,7 +32,8 @@ from typing import Any, Literal
 from .errors import BudgetExceededError, ConfigurationError, DatasetError
 from .types import CostEstimate, DatasetRef, JobSpec
 
-__all__ = ["DEFAULT_EPOCHS", "bundled_prices", "ESTIMATE_SPREAD", "PRICES_ENV", "Price", "count_dataset_tokens",
+__all__ = ["DEFAULT_EPOCHS", "ESTIMATE_SPREAD", "PRICES_ENV", "Price", "bundled_prices",
+           "count_dataset_tokens",
            "enforce_budget", "estimate", "find_price", "load_prices", "price_table_markdown",
            "register_price"]
 
@@ -165,7 +166,8 @@ def price_table_markdown(prices: list[Price] | None = None) -> str:
     return "\n".join(rows) + "\n"
 
 
-def count_dataset_tokens(path: str | Path, base_model: str | None = None) -> tuple[int, int, str, bool]:
+def count_dataset_tokens(path: str | Path,
+                         base_model: str | None = None) -> tuple[int, int, str, bool]:
     """(tokens, examples, counter name, exact?) for one pass over a chat/preference JSONL file.
 
     The single place cost estimates count tokens (delegates to ``finetune_sdk.data.tokens``).
@@ -185,7 +187,8 @@ def _dataset_tokens(source: Any, base_model: str, notes: list[str]) -> tuple[int
     if isinstance(source, DatasetRef):
         if source.bytes:
             notes.append(f"dataset {source.id} is already uploaded: tokens estimated from its size"
-                         f" ({source.bytes:,} bytes / {BYTES_PER_TOKEN:g}; JSON syntax over-counts)")
+                         f" ({source.bytes:,} bytes / {BYTES_PER_TOKEN:g};"
+                         " JSON syntax over-counts)")
             return math.ceil(source.bytes / BYTES_PER_TOKEN), False
         raise ConfigurationError(f"cannot estimate cost: dataset {source.id} has no local file"
                                  " and no size; pass the local JSONL path instead")
@@ -235,15 +238,20 @@ def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path, provider: str,
         usd_low, usd_high = usd * (1 - spread), usd * (1 + spread)
         notes.append(f"price {price.usd:g} USD per 1M training tokens ({price.model})")
     else:
+        if price.usd == 0:  # your own machine: no bill whatever the speed
+            usd_low = usd_high = 0.0
+            notes.append(f"no charge ({price.source})")
         if price.tokens_per_s is None:
-            notes.append("GPU-hour price needs a measured training throughput (tokens_per_s);"
-                         " none recorded for this entry, so hours and USD are unknown")
+            notes.append("no measured training throughput (tokens_per_s) recorded for this"
+                         " entry, so the duration" + (" is" if price.usd == 0 else
+                                                     " and USD are") + " unknown")
         else:
             slow, fast = price.tokens_per_s
             dur_low = billed * (1 - spread) / fast
             dur_high = billed * (1 + spread) / slow
             usd_low, usd_high = dur_low / 3600 * price.usd, dur_high / 3600 * price.usd
-            notes.append(f"{price.usd:g} USD per GPU-hour{f' ({price.flavor})' if price.flavor else ''}"
+            flavor = f" ({price.flavor})" if price.flavor else ""
+            notes.append(f"{price.usd:g} USD per GPU-hour{flavor}"
                          f" at {slow:g}-{fast:g} training tokens/s (measured)")
     return CostEstimate(
         provider=provider, base_model=base_model, tokens=tokens, epochs=epochs,

@@ -57,7 +57,8 @@ def as_model_ref(model: ModelRef | str, provider: str | None = None) -> ModelRef
     """A ModelRef from a ModelRef or a plain id (``provider=`` when the id does not say)."""
     if isinstance(model, ModelRef):
         if provider and provider != model.provider:
-            raise ConfigurationError(f"model {model.id} belongs to {model.provider}, not {provider}")
+            raise ConfigurationError(
+                f"model {model.id} belongs to {model.provider}, not {provider}")
         return model
     name = provider or guess_provider(model)
     if name is None:

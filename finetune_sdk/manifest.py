@@ -95,7 +95,8 @@ def _cost_section(estimate: CostEstimate | None, job: Job) -> dict[str, Any] | N
                for k, v in estimate.model_dump(mode="json").items()}
         out["estimate"] = est
         if job.trained_tokens:
-            out["estimated_vs_actual_tokens"] = round(estimate.billed_tokens / job.trained_tokens, 4)
+            ratio = estimate.billed_tokens / job.trained_tokens
+            out["estimated_vs_actual_tokens"] = round(ratio, 4)
     return out
 
 

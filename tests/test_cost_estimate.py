@@ -151,3 +151,12 @@ def test_client_refuses_before_upload(tmp_path):
         client.jobs.create(base_model="b", training_file=_dataset(tmp_path), max_usd=0.01,
                            hyperparameters=Hyperparameters(epochs=1))
     assert list(client.jobs.list()) == []
+
+
+def test_local_default_is_free_with_unknown_duration(tmp_path):
+    est = cost.estimate(_dataset(tmp_path), "local", "tiny", epochs=1)
+    assert est.usd_low == est.usd_high == 0.0
+    assert est.duration_s_high is None
+    assert any("throughput" in a for a in est.assumptions)
+    spec = JobSpec(base_model="tiny", training_file=_dataset(tmp_path), max_usd=1)
+    assert cost.enforce_budget(spec, "local", None).usd_high == 0.0

@@ -11,7 +11,8 @@ from finetune_sdk.cli import _register_commands
 from finetune_sdk.cli.app import app
 from finetune_sdk.client import Client
 
-SAMPLE = Path(__file__).resolve().parents[1] / "finetune_sdk" / "data" / "samples" / "health_chats.jsonl"
+SAMPLE = (Path(__file__).resolve().parents[1] / "finetune_sdk" / "data" / "samples"
+          / "health_chats.jsonl")
 runner = CliRunner()
 _register_commands()
 

@@ -13,7 +13,8 @@ from finetune_sdk.evaluate import compare, load_heldout
 from finetune_sdk.evaluate.metrics import bootstrap_ci, score
 from finetune_sdk.providers import fake_inference
 
-SAMPLE = Path(__file__).resolve().parents[1] / "finetune_sdk" / "data" / "samples" / "health_chats.jsonl"
+SAMPLE = (Path(__file__).resolve().parents[1] / "finetune_sdk" / "data" / "samples"
+          / "health_chats.jsonl")
 TUNED = "fake:ft-ftjob-fake-0123456789abcdef"
 
 

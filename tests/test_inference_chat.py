@@ -44,7 +44,8 @@ def test_openai_chat_completions(httpx2_mock):
 
 def test_openai_plain_string_and_provider(httpx2_mock, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    httpx2_mock.add_response(url="https://api.openai.com/v1/chat/completions", json=_completion("ok"))
+    httpx2_mock.add_response(url="https://api.openai.com/v1/chat/completions",
+                             json=_completion("ok"))
     assert inference.chat("gpt-4o-mini", "hello", provider="openai") == "ok"
     body = json.loads(httpx2_mock.get_request().content)
     assert body["messages"] == [{"role": "user", "content": "hello"}]

@@ -17,7 +17,8 @@ from finetune_sdk.evaluate import compare
 from finetune_sdk.manifest import CONVERTER_VERSION, build_manifest, write_manifest
 from finetune_sdk.types import Hyperparameters, Job, JobSpec, JobStatus
 
-SAMPLE = Path(__file__).resolve().parents[1] / "finetune_sdk" / "data" / "samples" / "health_chats.jsonl"
+SAMPLE = (Path(__file__).resolve().parents[1] / "finetune_sdk" / "data" / "samples"
+          / "health_chats.jsonl")
 
 
 @pytest.fixture

@@ -162,7 +162,8 @@ def compare(base: ModelRef | str, tuned: ModelRef | str, heldout: str | Path, *,
         None if isinstance(base, ModelRef) else _base_provider(base, tuned_ref)))
     settings = {**DEFAULT_PARAMS, **(params or {})}
     win_on = win_metric or ("judge" if judge else "rouge_l")
-    if win_on not in [*names, *(["judge"] if judge else [])] or HIGHER_IS_BETTER.get(win_on) is None:
+    scored = [*names, *(["judge"] if judge else [])]
+    if win_on not in scored or HIGHER_IS_BETTER.get(win_on) is None:
         raise ConfigurationError(f"win_metric {win_on!r} must be a computed score where higher is"
                                  " better (bleu, rouge_l, exact_match, or judge)")
     examples = load_heldout(heldout, limit)

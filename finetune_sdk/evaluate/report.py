@@ -138,11 +138,12 @@ class EvalReport:
         scale = {"bleu": 0.01}  # BLEU is 0-100; put every bar on 0-1
         fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(names), 3))
         xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], [self.aggregates[n]["base"] * scale.get(n, 1) for n in names],
-               width=0.4, label="base")
-        ax.bar([x + 0.2 for x in xs], [self.aggregates[n]["tuned"] * scale.get(n, 1) for n in names],
-               width=0.4, label="tuned")
-        ax.set_xticks(list(xs), [_LABELS.get(n, n) + (" /100" if n == "bleu" else "") for n in names])
+        for offset, side in ((-0.2, "base"), (0.2, "tuned")):
+            ax.bar([x + offset for x in xs],
+                   [self.aggregates[n][side] * scale.get(n, 1) for n in names],
+                   width=0.4, label=side)
+        ax.set_xticks(list(xs),
+                      [_LABELS.get(n, n) + (" /100" if n == "bleu" else "") for n in names])
         ax.set_title(f"win rate {self.win_rate:.2f}")
         ax.legend()
         fig.tight_layout()

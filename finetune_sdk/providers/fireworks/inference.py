@@ -6,6 +6,7 @@ A fine-tuned LoRA answers only once deployed: call it as ``accounts/a/models/m#<
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx2
@@ -19,6 +20,18 @@ from ...types import ModelRef
 __all__ = ["DEFAULT_BASE_URL", "chat"]
 
 DEFAULT_BASE_URL = "https://api.fireworks.ai"
+
+_shared: httpx2.Client | None = None
+_lock = threading.Lock()
+
+
+def _client(timeout: float) -> httpx2.Client:
+    """One pooled client for every call (an evaluation sends hundreds)."""
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = httpx2.Client(timeout=timeout)
+        return _shared
 
 
 def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
@@ -37,14 +50,12 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
            else f"{root}/inference/v1") + "/chat/completions"
     body = {"model": model_ref.id, "messages": messages,
             **{k: v for k, v in params.items() if v is not None}}
-    client = http_client or httpx2.Client(timeout=timeout)
+    client = http_client or _client(timeout)
     try:
-        response = client.post(url, json=body, headers={"Authorization": f"Bearer {key}"})
+        response = client.post(url, json=body, headers={"Authorization": f"Bearer {key}"},
+                               timeout=timeout)
     except httpx2.TransportError as exc:
         raise translate_transport(exc, provider="fireworks", secrets=[key]) from None
-    finally:
-        if http_client is None:
-            client.close()
     raise_for_response(response, provider="fireworks", secrets=[key])
     data = json_body(response, provider="fireworks")
     try:

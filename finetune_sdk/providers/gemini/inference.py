@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import threading
 from typing import Any
 
 from pydantic import SecretStr
@@ -19,6 +20,9 @@ from ...types import ModelRef
 __all__ = ["chat", "to_contents"]
 
 _RESOURCE = re.compile(r"projects/([^/]+)/locations/([^/]+)/")
+# Clients we built, reused across calls (an evaluation sends hundreds of requests).
+_clients: dict[tuple[Any, ...], Any] = {}
+_lock = threading.Lock()
 
 
 def to_contents(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -47,7 +51,8 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *, project: str | 
 
     model = model_ref.endpoint or model_ref.id
     found = _RESOURCE.match(model)
-    project = project or (found.group(1) if found else None) or setting(None, "GOOGLE_CLOUD_PROJECT")
+    project = (project or (found.group(1) if found else None)
+               or setting(None, "GOOGLE_CLOUD_PROJECT"))
     location = (location or (found.group(2) if found else None)
                 or setting(None, "GOOGLE_CLOUD_LOCATION") or "us-central1")
     if not project:
@@ -68,10 +73,17 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *, project: str | 
     config = types.GenerateContentConfig(
         system_instruction=system, max_output_tokens=max_tokens, temperature=temperature,
         top_p=top_p, seed=seed, stop_sequences=stop, **extra)
+    cache_key = (project, location, token, None if token else credentials,
+                 options.get("base_url"))
     try:
-        client = genai.Client(vertexai=True, project=project, location=location,
-                              credentials=credentials,
-                              http_options=types.HttpOptions(**options) if options else None)
+        with _lock:
+            client = None if http_client is not None else _clients.get(cache_key)
+            if client is None:
+                client = genai.Client(
+                    vertexai=True, project=project, location=location, credentials=credentials,
+                    http_options=types.HttpOptions(**options) if options else None)
+                if http_client is None:
+                    _clients[cache_key] = client
         response = client.models.generate_content(model=model, contents=contents, config=config)
     except Exception as exc:
         mapped = translate_error(exc, [token])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pydantic import SecretStr
@@ -10,6 +11,11 @@ from ...config import resolve_secret, setting
 from ...types import ModelRef
 
 __all__ = ["chat"]
+
+# One SDK client per (key, base URL, org): an evaluation sends hundreds of requests and should
+# reuse connections. Only clients we built are kept (a caller's http_client is theirs).
+_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_lock = threading.Lock()
 
 
 def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
@@ -26,12 +32,15 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
     from .mapping import translate_error
 
     key = resolve_secret(api_key, "OPENAI_API_KEY", provider="openai")
-    client = openai.OpenAI(
-        api_key=key.get_secret_value(),
-        base_url=base_url or model_ref.base_url or setting(None, "OPENAI_BASE_URL"),
-        organization=organization,
-        http_client=http_client,
-    )
+    root = base_url or model_ref.base_url or setting(None, "OPENAI_BASE_URL")
+    cache_key = (key.get_secret_value(), root, organization)
+    with _lock:
+        client = None if http_client is not None else _clients.get(cache_key)
+        if client is None:
+            client = openai.OpenAI(api_key=key.get_secret_value(), base_url=root,
+                                   organization=organization, http_client=http_client)
+            if http_client is None:
+                _clients[cache_key] = client
     body = {k: v for k, v in params.items() if v is not None}
     try:
         response = client.chat.completions.create(model=model_ref.id, messages=messages, **body)
