@@ -28,7 +28,7 @@ def finished(tmp_path):
     train.write_text("\n".join(lines[:20]) + "\n")
     heldout = tmp_path / "heldout.jsonl"
     heldout.write_text("\n".join(lines[20:30]) + "\n")
-    client = Client("fake", ledger=False)
+    client = Client("fake")
     spec = JobSpec(base_model="base", training_file=train, output_name="coach",
                    hyperparameters=Hyperparameters(epochs=2, learning_rate=1e-4))
     job = client.jobs.run(spec, poll_interval=0.0)
@@ -87,3 +87,29 @@ def test_versions_do_not_import_heavy_packages():
             " print(heavy, 'torch' in v)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("[] ")
+
+
+def test_manifest_cli_for_a_ledger_job(finished, tmp_path):
+    from typer.testing import CliRunner
+
+    from finetune_sdk.cli import _register_commands
+    from finetune_sdk.cli.app import app
+
+    _register_commands()
+    client, spec, job, train, heldout = finished
+    report = compare("base", client.models.resolve(job), heldout, cache=False)
+    report.write(tmp_path / "eval")
+    runner = CliRunner()
+    result = runner.invoke(app, ["manifest", job.id, "--data", str(train),
+                                 "--eval", str(tmp_path / "eval"), "--split-seed", "7",
+                                 "--out", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["provider_ids"]["job_id"] == job.id
+    assert data["split_seed"] == 7
+    assert data["datasets"][0]["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest()
+    assert data["eval"]["aggregates"]["win_rate"]["value"] == report.win_rate
+    assert "rows" not in data["eval"]
+    # the spec came back from the ledger: requested hyperparameters and a cost estimate
+    assert data["hyperparameters"]["requested"] == {"epochs": 2, "learning_rate": 1e-4}
+    assert data["cost"]["estimate"]["epochs"] == 2

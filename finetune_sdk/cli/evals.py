@@ -160,3 +160,47 @@ def eval_command(
     console.print(f"model calls this run: base {calls['base']}, tuned {calls['tuned']}"
                   " (the rest came from the cache)", highlight=False)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
+
+
+@command("manifest")
+def manifest_command(
+    job_id: Annotated[str, typer.Argument(help="A finished job (any provider).")],
+    provider: ProviderOpt = None,
+    data: Annotated[list[Path] | None, typer.Option(
+        "--data", help="Dataset files to hash into the manifest (repeat).")] = None,
+    eval_report: Annotated[Path | None, typer.Option(
+        "--eval", help="report.json (or its folder) from `finetune eval`.")] = None,
+    split_seed: Annotated[int | None, typer.Option("--split-seed")] = None,
+    out: Annotated[Path, typer.Option("--out", help="File or folder.")] = Path("manifest.json"),
+) -> None:
+    """Write the lineage manifest of a job: hashes, hyperparameters, ids, cost, eval, versions."""
+    import json
+
+    from ..client import Client
+    from ..cost import estimate
+    from ..errors import FinetuneError
+    from ..manifest import build_manifest, write_manifest
+    from ..types import JobSpec
+
+    client = Client(provider) if provider else Client.for_job(job_id)
+    job = client.jobs.get(job_id)
+    spec = None
+    if client.ledger is not None and job.client_ref:
+        try:
+            spec = JobSpec.model_validate(client.ledger.spec(job.client_ref))
+        except (FinetuneError, ValueError, KeyError):
+            spec = None  # started elsewhere: the manifest has the job as the vendor reports it
+    est = None
+    if spec is not None:
+        try:
+            est = estimate(spec, job.provider)
+        except FinetuneError:
+            est = None
+    summary = None
+    if eval_report is not None:
+        file = eval_report / "report.json" if eval_report.is_dir() else eval_report
+        summary = {k: v for k, v in json.loads(file.read_text(encoding="utf-8")).items()
+                   if k != "rows"}
+    manifest = build_manifest(job, spec=spec, dataset_paths=data or (), estimate=est,
+                              eval_report=summary, split_seed=split_seed)
+    console.print(f"wrote {write_manifest(out, manifest)}", highlight=False)
