@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigurationError, ProviderNotInstalledError
+from .retry import RetryPolicy
 from .types import ModelRef
 
 __all__ = ["Messages", "as_messages", "as_model_ref", "chat", "chat_many", "guess_provider"]
@@ -121,14 +122,21 @@ def _local_kwargs(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def chat(model: ModelRef | str, messages: Messages | str, *, provider: str | None = None,
-         **params: Any) -> str:
-    """The model's answer to ``messages`` (a string is one user turn)."""
+         retry: RetryPolicy | None = None, **params: Any) -> str:
+    """The model's answer to ``messages`` (a string is one user turn).
+
+    Hosted calls are retried under ``retry`` (default ``RetryPolicy()``: 429, 5xx, timeouts,
+    Retry-After honoured): asking for an answer again changes nothing on the vendor's side.
+    """
     ref = as_model_ref(model, provider)
     msgs = as_messages(messages)
     params = _normalise(params)
     if ref.provider == "local":
         return _local_generate().chat_local(_local_target(ref), msgs, **_local_kwargs(params))
-    return _vendor_chat(ref.provider)(ref, msgs, **params)
+    fn = _vendor_chat(ref.provider)
+    if ref.provider == "fake":
+        return fn(ref, msgs, **params)
+    return (retry or RetryPolicy()).call(lambda: fn(ref, msgs, **params), idempotent=True)
 
 
 def chat_many(model: ModelRef | str, conversations: Sequence[Messages], *,
@@ -143,6 +151,5 @@ def chat_many(model: ModelRef | str, conversations: Sequence[Messages], *,
     if ref.provider == "local":
         return list(_local_generate().chat_local_batch(_local_target(ref), convs,
                                                        **_local_kwargs(params)))
-    fn = _vendor_chat(ref.provider)
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        return list(pool.map(lambda c: fn(ref, c, **params), convs))
+        return list(pool.map(lambda c: chat(ref, c, **params), convs))

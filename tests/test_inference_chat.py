@@ -16,6 +16,7 @@ from finetune_sdk.errors import (
     RateLimitError,
 )
 from finetune_sdk.providers import fake_inference
+from finetune_sdk.retry import RetryPolicy
 from finetune_sdk.types import ModelRef
 
 SECRET = "sk-test-SECRET-123456"
@@ -56,10 +57,23 @@ def test_openai_error_is_translated_without_secret(httpx2_mock):
                                                               "type": "rate_limit", "code": "x"}},
                              is_reusable=True)
     ref = ModelRef(id="gpt-4o-mini", provider="openai")
+    waits: list[float] = []
     with pytest.raises(RateLimitError) as info:
         inference.chat(ref, "hi", api_key=SECRET, base_url="http://mock.test/v1",
-                       http_client=httpx2.Client())
+                       http_client=httpx2.Client(), retry=RetryPolicy(sleep=waits.append))
     assert SECRET not in str(info.value)
+    assert len(httpx2_mock.get_requests()) == 4 and len(waits) == 3  # ours only, not the SDK's
+
+
+def test_hosted_chat_retries_429_with_retry_after(httpx2_mock):
+    url = "https://api.fireworks.ai/inference/v1/chat/completions"
+    httpx2_mock.add_response(url=url, status_code=429, headers={"Retry-After": "2"},
+                             json={"code": 8, "message": "busy"})
+    httpx2_mock.add_response(url=url, json=_completion("after wait"))
+    waits: list[float] = []
+    out = inference.chat("accounts/a/models/base", "hi", provider="fireworks", api_key=SECRET,
+                         retry=RetryPolicy(sleep=waits.append))
+    assert out == "after wait" and waits == [2.0]
 
 
 def test_fireworks_openai_compatible_endpoint(httpx2_mock):

@@ -37,8 +37,10 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
     with _lock:
         client = None if http_client is not None else _clients.get(cache_key)
         if client is None:
+            # max_retries=0: inference.chat retries under our RetryPolicy, once, not twice
             client = openai.OpenAI(api_key=key.get_secret_value(), base_url=root,
-                                   organization=organization, http_client=http_client)
+                                   organization=organization, http_client=http_client,
+                                   max_retries=0)
             if http_client is None:
                 _clients[cache_key] = client
     body = {k: v for k, v in params.items() if v is not None}
