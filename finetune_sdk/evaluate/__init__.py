@@ -177,7 +177,8 @@ def compare(base: ModelRef | str, tuned: ModelRef | str, heldout: str | Path, *,
     kwargs = chat_kwargs or {}
     base_out, base_calls = _answers(base_ref, prompts, settings, store, max_concurrency, kwargs)
     tuned_out, tuned_calls = _answers(tuned_ref, prompts, settings, store, max_concurrency, kwargs)
-    rows = _score_rows(examples, prompts, base_out, tuned_out, names, judge, win_on)
+    judged = _judge_all(judge, examples, prompts, base_out, tuned_out, max_concurrency)
+    rows = _score_rows(examples, prompts, base_out, tuned_out, names, judged, win_on)
     return EvalReport(
         base=base_ref.id, tuned=tuned_ref.id, data=str(heldout), metrics=names, params=settings,
         rows=rows, aggregates=_aggregate(rows, names, judge is not None, win_on, seed, n_boot),
@@ -190,16 +191,32 @@ def _base_provider(base: str, tuned: ModelRef) -> str | None:
     return guess_provider(base) or tuned.provider
 
 
+def _judge_all(judge: Judge | None, examples: list[HeldoutExample],
+               prompts: list[list[dict[str, Any]]], base_out: list[str], tuned_out: list[str],
+               max_concurrency: int) -> list[tuple[float, float]] | None:
+    """(base, tuned) judge scores per example; graders are usually API calls, so in parallel."""
+    if judge is None:
+        return None
+
+    def one(i: int) -> tuple[float, float]:
+        ref = examples[i]["reference"]
+        return (float(judge(prompts[i], base_out[i], ref)),
+                float(judge(prompts[i], tuned_out[i], ref)))
+
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+        return list(pool.map(one, range(len(examples))))
+
+
 def _score_rows(examples: list[HeldoutExample], prompts: list[list[dict[str, Any]]],
                 base_out: list[str], tuned_out: list[str], names: list[str],
-                judge: Judge | None, win_on: str) -> list[dict[str, Any]]:
+                judged: list[tuple[float, float]] | None, win_on: str) -> list[dict[str, Any]]:
     rows = []
     for i, (ex, prompt, b, t) in enumerate(zip(examples, prompts, base_out, tuned_out,
                                                strict=True)):
         ref = ex["reference"]
         bs, ts = score(names, b, ref), score(names, t, ref)
-        if judge is not None:
-            bs["judge"], ts["judge"] = float(judge(prompt, b, ref)), float(judge(prompt, t, ref))
+        if judged is not None:
+            bs["judge"], ts["judge"] = judged[i]
         winner = ("tuned" if ts[win_on] > bs[win_on] else
                   "base" if ts[win_on] < bs[win_on] else "tie")
         rows.append({"index": i, "line": ex["line"], "prompt": _prompt_text(prompt),
