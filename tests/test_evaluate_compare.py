@@ -142,3 +142,10 @@ def test_unknown_metric_and_bad_win_metric():
         compare("base", TUNED, SAMPLE, provider="fake", metrics=["meteor"], cache=False)
     with pytest.raises(ConfigurationError, match="win_metric"):
         compare("base", TUNED, SAMPLE, provider="fake", win_metric="length", cache=False)
+
+
+def test_plot_written_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")
+    report = compare("base", TUNED, SAMPLE, provider="fake", limit=5, cache=False)
+    paths = report.write(tmp_path)
+    assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
