@@ -149,3 +149,27 @@ def test_plot_written_when_matplotlib_is_installed(tmp_path):
     report = compare("base", TUNED, SAMPLE, provider="fake", limit=5, cache=False)
     paths = report.write(tmp_path)
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_retrained_local_folder_is_not_served_from_cache(tmp_path, monkeypatch):
+    from finetune_sdk.evaluate import ResponseCache
+    from finetune_sdk.types import ModelRef
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "adapter.safetensors").write_bytes(b"v1")
+    ref = ModelRef(id=f"local:{out}", provider="local")
+    prompt = [{"role": "user", "content": "q"}]
+    before = ResponseCache.key(ref, prompt, {})
+    assert ResponseCache.key(ref, prompt, {}) == before
+    (out / "adapter.safetensors").write_bytes(b"v2-retrained")
+    assert ResponseCache.key(ref, prompt, {}) != before
+
+
+def test_repeated_prompt_is_asked_once(tmp_path):
+    file = tmp_path / "h.jsonl"
+    row = {"messages": [{"role": "user", "content": "same"}, {"role": "assistant", "content": "a"}]}
+    file.write_text((json.dumps(row) + "\n") * 3)
+    report = compare("base", TUNED, file, provider="fake", cache=tmp_path / "c.jsonl")
+    assert report.new_calls == {"base": 1, "tuned": 1}
+    assert len(report.rows) == 3

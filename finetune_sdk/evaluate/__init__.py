@@ -70,6 +70,19 @@ def load_heldout(path: str | Path, limit: int | None = None) -> list[HeldoutExam
     return examples
 
 
+def _fingerprint(ref: ModelRef) -> str | None:
+    """For a local model directory: its files' names, sizes and times, so retraining into the
+    same folder is a new model to the cache (hosted ids name one immutable model already)."""
+    if ref.provider != "local":
+        return None
+    folder = Path(ref.id.removeprefix("local:"))
+    if not folder.is_dir():
+        return None
+    stats = sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+
+
 class ResponseCache:
     """Append-only JSONL of model answers keyed by (provider, model, prompt, settings).
 
@@ -93,7 +106,8 @@ class ResponseCache:
 
     @staticmethod
     def key(ref: ModelRef, prompt: list[dict[str, Any]], params: dict[str, Any]) -> str:
-        blob = json.dumps([ref.provider, ref.id, prompt, params], sort_keys=True, default=str)
+        blob = json.dumps([ref.provider, ref.id, _fingerprint(ref), prompt, params],
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get(self, key: str) -> str | None:
@@ -112,8 +126,8 @@ def _answers(ref: ModelRef, prompts: list[list[dict[str, Any]]], params: dict[st
              cache: ResponseCache, max_concurrency: int, chat_kwargs: dict[str, Any]) -> tuple[
                  list[str], int]:
     keys = [cache.key(ref, p, params) for p in prompts]
-    todo = [i for i, k in enumerate(keys) if cache.get(k) is None]
-    todo = list(dict.fromkeys(todo))
+    first = {k: i for i, k in reversed(list(enumerate(keys)))}  # a repeated prompt: ask once
+    todo = sorted(i for k, i in first.items() if cache.get(k) is None)
     if ref.provider == "local":
         for start in range(0, len(todo), LOCAL_BATCH):
             chunk = todo[start:start + LOCAL_BATCH]
