@@ -264,7 +264,7 @@ def test_cli_missing_file_and_human_output(tmp_path):
 
 
 def test_parallel_and_serial_validation_agree(tmp_path, monkeypatch):
-    monkeypatch.setattr("finetune_sdk.data.validate.PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr("finetune_sdk.data._parallel.PARALLEL_MIN_BYTES", 1)
     lines = good_lines(40)
     lines[7] = b"{broken"
     lines[31] = lines[3]
@@ -275,6 +275,15 @@ def test_parallel_and_serial_validation_agree(tmp_path, monkeypatch):
     parallel = validate_file(path)
     assert [str(f) for f in parallel.findings] == [str(f) for f in serial.findings]
     assert parallel.counts == serial.counts and parallel.examples == serial.examples == 39
+    assert parallel.counts["duplicate_example"] == 1 and parallel.counts["crlf"] == 40
+    # With a validation file the hashes are merged for the leakage join instead.
+    val = write_lines(tmp_path / "v.jsonl", [lines[20], json.dumps(chat("new", "x")).encode()])
+    monkeypatch.setenv("FINETUNE_SDK_WORKERS", "1")
+    serial = validate_file(path, validation_path=val)
+    monkeypatch.setenv("FINETUNE_SDK_WORKERS", "2")
+    parallel = validate_file(path, validation_path=val)
+    assert [str(f) for f in parallel.findings] == [str(f) for f in serial.findings]
+    assert parallel.counts["leakage"] == 1
 
 
 def test_every_finding_code_is_documented():

@@ -53,14 +53,22 @@ class HashStore:
         self._db.close()
         return self.path
 
-    def absorb(self, path: str, line_offset: int) -> None:
-        """Copy another store's rows in, shifting their line numbers; deletes that file."""
+    def absorb(self, path: str, line_offset: int, *, partition: tuple[int, int] | None = None,
+               keep: bool = False) -> None:
+        """Copy another store's rows in, shifting their line numbers (only hashes with
+        ``h % parts == index`` for a ``partition``); deletes that file unless ``keep``."""
         self.flush()
         self._db.execute("ATTACH DATABASE ? AS w", (path,))
-        self._db.execute("INSERT INTO h SELECT kind, h, file, line + ? FROM w.h", (line_offset,))
+        where, args = "", [line_offset]
+        if partition is not None:
+            where, args = " WHERE (h % ? + ?) % ? = ?", [line_offset, partition[1],
+                                                           partition[1], partition[1],
+                                                           partition[0]]
+        self._db.execute(f"INSERT INTO h SELECT kind, h, file, line + ? FROM w.h{where}", args)
         self._db.commit()
         self._db.execute("DETACH DATABASE w")
-        os.unlink(path)
+        if not keep:
+            os.unlink(path)
 
     def _index(self) -> None:
         self.flush()

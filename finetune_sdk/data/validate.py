@@ -11,14 +11,13 @@ Finding codes are catalogued in ``findings.CODES`` and docs/datasets.md.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
 from ._hashes import CONTENT, IDENT, HashStore
-from ._lines import iter_lines, line_aligned_ranges
+from ._lines import iter_lines
 from .findings import CODES, Finding, ValidationReport
 from .formats import detect_record_format, message_text, to_canonical
 from .rules import LOCAL_RULES, RulePack
@@ -337,14 +336,20 @@ class _FileCheck:
             emit(number, "last_not_assistant", f"the last turn is {last_role!r}; a training"
                  " example must end with an assistant turn", f"messages[{len(messages) - 1}]")
 
-    def finish_counts(self) -> None:
+    def finish_counts(self, duplicates: dict[int, tuple[list, int]] | None = None) -> None:
+        """Duplicate ids/examples: from the hash store, or as computed by parallel workers."""
         checks = ((IDENT, "duplicate_id", "same id as line {}", "id"),
                   (CONTENT, "duplicate_example", "same content as line {}", None))
         for kind, code, text, field in checks:
-            for line, first in self.hashes.duplicates(kind, self.index, MAX_PER_CODE):
+            if duplicates is None:
+                pairs = list(self.hashes.duplicates(kind, self.index, MAX_PER_CODE))
+                total = self.hashes.count_duplicates(kind, self.index)
+            else:
+                pairs, total = duplicates[kind]
+            for line, first in pairs:
                 self.emit(line, code, text.format(first), field)
             # Past the cap, count the rest without listing them.
-            extra = self.hashes.count_duplicates(kind, self.index) - self.codes[code]
+            extra = total - self.codes[code]
             if extra > 0:
                 self.codes[code] += extra
                 self.out.report.counts[code] += extra
@@ -381,12 +386,16 @@ def validate_file(path: str | Path, *, provider: str | None = None,
     per_file: dict[str, Counter[str]] = {}
     try:
         train = _FileCheck(path, 0, rules, out, hashes, max_tokens, counter)
-        workers = _workers(path)
+        from ._parallel import run_parallel, worker_count
+
+        workers = worker_count(path)
         if workers > 1:
-            _run_parallel(train, workers)
+            # Without a validation file the duplicate queries run per hash partition in the
+            # workers too; with one, the hashes are merged here for the leakage join.
+            train.finish_counts(run_parallel(train, workers, merge=validation_path is not None))
         else:
             train.run()
-        train.finish_counts()
+            train.finish_counts()
         per_file[train.file] = train.codes
         report.format, report.examples = train.format, train.examples
         if validation_path is not None:
@@ -409,73 +418,6 @@ def validate_file(path: str | Path, *, provider: str | None = None,
         hashes.close()
     out.finish(per_file)
     return report
-
-
-PARALLEL_MIN_BYTES = 32 * 1024 * 1024
-_worker_check: _FileCheck | None = None
-
-
-def _workers(path: Path) -> int:
-    """Processes to use: one per core for big files where fork exists (FINETUNE_SDK_WORKERS)."""
-    import multiprocessing
-
-    wanted = int(os.environ.get("FINETUNE_SDK_WORKERS", "0")) or min(os.cpu_count() or 1, 8)
-    if wanted < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
-        return 1
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    return wanted
-
-
-def _check_range(span: tuple[int, int]) -> dict[str, Any]:
-    """Worker: validate one byte range with a private collector and hash store."""
-    parent = _worker_check
-    assert parent is not None
-    report = ValidationReport(file=parent.file)
-    out = _Collector(report)
-    check = _FileCheck(parent.path, 0, parent.rules, out, HashStore(), parent.max_tokens,
-                       parent.counter)
-    check.run(*span)
-    return {"findings": report.findings, "counts": report.counts, "errors": report.error_count,
-            "omitted": report.omitted, "first": out.first, "codes": check.codes,
-            "format": check.format, "examples": check.examples, "lines": check.lines,
-            "db": check.hashes.detach()}
-
-
-def _run_parallel(train: _FileCheck, workers: int) -> None:
-    """Validate line-aligned byte ranges in forked workers, then merge in line order.
-
-    Fork (not spawn) so workers share the parent's str hash seed: the content hashes they
-    store must match across processes for the duplicate query to work.
-    """
-    import multiprocessing
-
-    global _worker_check
-    _worker_check = train
-    spans = line_aligned_ranges(train.path, workers)
-    report, first = train.out.report, train.out.first
-    try:
-        with multiprocessing.get_context("fork").Pool(len(spans)) as pool:
-            results = pool.map(_check_range, spans, chunksize=1)
-    finally:
-        _worker_check = None
-    offset = 0
-    for result in results:
-        for finding in result["findings"]:
-            if finding.line is not None:
-                finding.line += offset
-            report.findings.append(finding)
-        report.counts.update(result["counts"])
-        report.error_count += result["errors"]
-        report.omitted += result["omitted"]
-        for key, (line, field, message) in result["first"].items():
-            first.setdefault(key, (None if line is None else line + offset, field, message))
-        train.codes.update(result["codes"])
-        train.format = train.format or result["format"]
-        train.examples += result["examples"]
-        train.hashes.absorb(result["db"], offset)
-        offset += result["lines"]
-    train.lines = offset
 
 
 def _file_rules(train: _FileCheck, rules: RulePack, report: ValidationReport) -> None:
