@@ -1,0 +1,160 @@
+"""Training commands: ``finetune train``, ``finetune resume``, ``finetune pause`` and the offline
+``finetune quickstart`` (validate -> split -> train the tiny model -> model id -> chat -> eval).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .app import EXIT_JOB, command, console, fail, print_json
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _hyperparameters(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _wait(client: Any, job_id: str, as_json: bool) -> Any:
+    return client.jobs.wait(job_id, progress=None if not as_json else False)
+
+
+@command("train")
+def train_command(
+    file: Annotated[Path, typer.Argument(help="Training JSONL (chat, prompt/completion, ...).")],
+    base_model: Annotated[str, typer.Option(
+        "--base-model", "-m", help="Model to fine-tune: a Hub id, a local folder, or 'tiny'.")],
+    provider: Annotated[str, typer.Option("--provider", "-p", help="Provider name.")] = "local",
+    validation_file: Annotated[Path | None, typer.Option("--validation-file", "-v")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
+    learning_rate: Annotated[float | None, typer.Option("--learning-rate", "--lr")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    lora_rank: Annotated[int | None, typer.Option("--lora-rank", min=1)] = None,
+    lora_alpha: Annotated[int | None, typer.Option("--lora-alpha", min=1)] = None,
+    lora_dropout: Annotated[float | None, typer.Option("--lora-dropout")] = None,
+    max_seq_length: Annotated[int | None, typer.Option("--max-seq-length", min=8)] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    gpus: Annotated[int | None, typer.Option(
+        "--gpus", min=1, help="Local: GPUs to use (more than one runs torchrun/DDP).")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1,
+                                                  help="Local: stop after N steps.")] = None,
+    max_usd: Annotated[float | None, typer.Option(
+        "--max-usd", help="Refuse to start when the cost estimate is above this.")] = None,
+    suffix: Annotated[str | None, typer.Option("--suffix", help="Name for the output model.")]
+    = None,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="Return after the job started; follow it with `finetune wait ID`.")]
+    = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a fine-tuning job on any provider and wait for its model id."""
+    from ..client import Client
+
+    client = Client(provider)
+    options: dict[str, Any] | None = None
+    if provider == "local":
+        options = _hyperparameters(gpus=gpus, max_steps=max_steps) or None
+    elif gpus is not None or max_steps is not None:
+        fail("--gpus and --max-steps apply to --provider local only")
+    job = client.jobs.create(
+        base_model=base_model, training_file=file, validation_file=validation_file,
+        hyperparameters=_hyperparameters(
+            epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+            lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+            max_seq_length=max_seq_length, seed=seed),
+        options=options, max_usd=max_usd, output_name=suffix)
+    if not as_json:
+        console.print(f"started [bold]{job.id}[/] on {job.provider}", highlight=False)
+    if detach:
+        if as_json:
+            print_json(job.model_dump(mode="json"))
+        else:
+            console.print(f"follow it with: finetune wait {job.id}", highlight=False)
+        return
+    job = _wait(client, job.id, as_json)
+    model = client.models.resolve(job) if job.status.value == "succeeded" else None
+    if as_json:
+        print_json({"job": job.model_dump(mode="json"),
+                    "model": model.model_dump(mode="json") if model else None})
+    elif model:
+        console.print(f"model id: [bold green]{model.id}[/]", highlight=False)
+    if model is None:
+        reason = job.error.message if job.error else job.status.value
+        fail(f"job {job.id} ended {job.status.value}: {reason}", EXIT_JOB)
+
+
+def _local_client(job_id: str) -> Any:
+    from ..client import Client
+
+    try:
+        return Client.for_job(job_id)
+    except Exception:  # noqa: BLE001 - a job started with ledger=False is still on disk
+        return Client("local")
+
+
+@command("resume")
+def resume_command(
+    job_id: str,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the job to its end.")]
+    = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restart a paused, failed or cancelled local job from its last checkpoint."""
+    client = _local_client(job_id)
+    job = client.jobs.resume(job_id)
+    if not as_json:
+        console.print(f"resumed {job.id}", highlight=False)
+    if wait:
+        job = _wait(client, job.id, as_json)
+    if as_json:
+        print_json(job.model_dump(mode="json"))
+    elif job.output_model:
+        console.print(f"model id: [bold green]{job.output_model}[/]", highlight=False)
+    if job.status.value in ("failed", "cancelled"):
+        fail(f"job {job.id} ended {job.status.value}", EXIT_JOB)
+
+
+@command("pause")
+def pause_command(job_id: str) -> None:
+    """Stop a job at the end of its current step with a checkpoint (resume continues)."""
+    job = _local_client(job_id).jobs.pause(job_id)
+    console.print(f"pause requested for {job.id} ({job.status.value})", highlight=False)
+
+
+@command("quickstart")
+def quickstart_command(
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", help="Where data, reports and the model go (default:"
+        " $FINETUNE_SDK_HOME/quickstart).")] = None,
+    eval_examples: Annotated[int, typer.Option("--eval-examples", min=1)] = 16,
+) -> None:
+    """The whole loop offline on the bundled sample data and the tiny model (about 30 s on CPU)."""
+    from ..local.quickstart import run_quickstart
+
+    started = time.perf_counter()
+    result = run_quickstart(workdir, eval_examples=eval_examples, say=_say)
+    table = Table(title=f"base vs tuned on {result['eval_examples']} held-out examples")
+    for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
+        table.add_column(header)
+    for row in result["report"].table_rows():
+        table.add_row(*row)
+    console.print(table)
+    first, last = result["first_loss"], result["last_loss"]
+    went_down = last < first
+    console.print(f"training loss {first:.3f} -> {last:.3f}"
+                  f" ({'went down' if went_down else 'did NOT go down'});"
+                  f" validation loss {result['eval_loss']:.3f}", highlight=False)
+    console.print(f"model id: [bold green]{result['model_id']}[/]", highlight=False)
+    console.print(f"done in {time.perf_counter() - started:.0f} s. Next: finetune chat"
+                  f" {result['model_id']}  |  reports in {result['report_dir']}", highlight=False)
+    if not went_down:
+        fail("the training loss did not go down", EXIT_JOB)
+
+
+def _say(step: str, detail: str) -> None:
+    console.print(f"[bold cyan]{step:>9}[/] {detail}", highlight=False)

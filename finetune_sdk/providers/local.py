@@ -1,0 +1,414 @@
+"""The ``local`` provider: fine-tune on this machine's GPUs (or CPU) as a detached job.
+
+Same contract as the hosted adapters: ``create_job`` returns at once with a job id, the job runs in
+its own process (``finetune_sdk.local.worker``), and ``get_job``/``wait``/``events``/``metrics``/
+``cancel`` read or touch its job directory under ``$FINETUNE_SDK_HOME/local/jobs/<id>`` — from this
+process or any later one. A worker that died (killed, OOM-killed, machine rebooted) is detected
+from its pid and heartbeat and reported FAILED with the tail of its log; ``resume_job`` restarts it
+from the last checkpoint. ``gpus=N`` in ``LocalOptions`` runs it under torchrun (DDP).
+
+Nothing here imports torch: the user's process stays light; only the worker loads the trainer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ..errors import (
+    ConfigurationError,
+    LocalTrainerError,
+    ProviderNotInstalledError,
+    status_error,
+)
+from ..local.jobdir import CorruptStatusError, JobDir, now_iso
+from ..local.launcher import pid_alive, start_worker, worker_gone
+from ..provider import Provider
+from ..retry import RetryPolicy
+from ..types import (
+    Capabilities,
+    Checkpoint,
+    DatasetRef,
+    Job,
+    JobEvent,
+    JobFailure,
+    JobSpec,
+    JobStatus,
+    MetricPoint,
+    ModelRef,
+    ProviderOptions,
+)
+
+__all__ = ["LocalOptions", "LocalProvider", "TINY_DEFAULTS"]
+
+#: Hyperparameters the ``tiny`` test model needs to learn visibly in seconds (used when unset).
+TINY_DEFAULTS = {"epochs": 2, "learning_rate": 1e-2, "batch_size": 8}
+_TRAINER_HYPERPARAMETERS = ("epochs", "learning_rate", "batch_size", "lora_rank", "lora_alpha",
+                            "lora_dropout", "lora_target_modules", "warmup_ratio",
+                            "max_seq_length", "seed")
+
+
+class LocalOptions(ProviderOptions):
+    """How and where the local trainer runs."""
+
+    gpus: int | None = Field(None, ge=1)
+    """GPUs to use; more than one runs the worker under torchrun with DDP."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    """Stop after this many optimizer steps (smoke tests, budgets)."""
+    save_every_steps: int | None = Field(None, ge=1)
+    """Checkpoint period; a checkpoint is always written at the end and when stopped."""
+    eval_every_steps: int | None = Field(None, ge=1)
+    merge: bool = False
+    """Also write a merged (base + LoRA) model to ``output/merged``."""
+    python: str | None = None
+    """Interpreter for the worker (default: this one)."""
+
+
+class LocalProvider(Provider):
+    """Own-hardware LoRA fine-tuning with the same Job lifecycle as a hosted service."""
+
+    name: ClassVar[str] = "local"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        methods=frozenset({"sft"}),
+        hyperparameters=frozenset(_TRAINER_HYPERPARAMETERS),
+        cancel=True,
+        pause_resume=True,
+        events=True,
+        metrics=True,
+        checkpoints=True,
+        validation_file=True,
+        client_chosen_ids=True,
+        hosted=False,
+        default_poll_interval=0.5,
+    )
+    STATUS_MAP: ClassVar[dict[str, JobStatus]] = {
+        "queued": JobStatus.QUEUED,
+        "running": JobStatus.RUNNING,
+        "paused": JobStatus.PAUSED,
+        "succeeded": JobStatus.SUCCEEDED,
+        "failed": JobStatus.FAILED,
+        "cancelled": JobStatus.CANCELLED,
+    }
+    options_type = LocalOptions
+
+    def __init__(self, *, root: str | Path | None = None,
+                 retry: RetryPolicy | None = None) -> None:
+        """Args:
+        root: where datasets and job directories live (default ``$FINETUNE_SDK_HOME/local``).
+        """
+        super().__init__(retry=retry)
+        from ..config import home_dir
+
+        self.root = Path(root) if root is not None else home_dir() / "local"
+        (self.root / "jobs").mkdir(parents=True, exist_ok=True)
+
+    # -- datasets ---------------------------------------------------------------------------
+    def upload_dataset(self, path: Path, *,
+                       purpose: Literal["train", "validation"] = "train") -> DatasetRef:
+        """Check and convert ``path`` to the trainer's chat format, stored by content hash."""
+        from ..data.convert import convert_file
+
+        src = Path(path)
+        store = self.root / "datasets"
+        store.mkdir(parents=True, exist_ok=True)
+        tmp = store / f".incoming-{uuid.uuid4().hex}.jsonl"
+        try:
+            report = convert_file(src, tmp, to="local")
+            if report.method != "sft":
+                raise self.unsupported("preference data (method='dpo')",
+                                       "The local trainer does SFT on chat examples.")
+            final = store / f"{report.sha256[:16]}-{src.stem}.jsonl"
+            tmp.replace(final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return DatasetRef(id=f"file-local-{report.sha256[:16]}", provider=self.name,
+                          uri=str(final), filename=src.name, bytes=final.stat().st_size,
+                          num_examples=report.examples, kind="chat",
+                          provider_details={"sha256": report.sha256, "purpose": purpose})
+
+    # -- jobs -------------------------------------------------------------------------------
+    def check_spec(self, spec: JobSpec) -> list[str]:
+        missing = [m for m in ("torch", "transformers", "peft")
+                   if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ProviderNotInstalledError(
+                f"the local trainer needs {', '.join(missing)}: pip install 'finetune-sdk[local]'")
+        return []
+
+    def _job_dir(self, job_id: str) -> JobDir:
+        job = JobDir(self.root / "jobs" / job_id)
+        if not JobDir.valid_id(job_id) or not job.exists():
+            raise status_error(404, f"no local job {job_id!r} under {self.root / 'jobs'}",
+                               provider=self.name)
+        return job
+
+    def _dataset_path(self, ref: DatasetRef | Path | str | None, purpose: str) -> str | None:
+        if ref is None:
+            return None
+        if not isinstance(ref, DatasetRef):
+            ref = self.upload_dataset(Path(ref), purpose=purpose)  # type: ignore[arg-type]
+        if ref.provider != self.name or not ref.uri or not Path(ref.uri).is_file():
+            raise ConfigurationError(f"dataset {ref.id} is not a local dataset on this machine;"
+                                     " pass the JSONL path instead")
+        return ref.uri
+
+    def _train_config(self, spec: JobSpec, options: LocalOptions) -> dict[str, Any]:
+        chosen = spec.hyperparameters.model_dump(exclude_none=True)
+        config = {k: chosen[k] for k in _TRAINER_HYPERPARAMETERS if k in chosen}
+        if spec.base_model == "tiny":
+            config = {**TINY_DEFAULTS, **config}
+        config.update(device=options.device, merge=options.merge,
+                      gradient_accumulation_steps=options.gradient_accumulation_steps)
+        for key in ("max_steps", "save_every_steps", "eval_every_steps"):
+            if getattr(options, key) is not None:
+                config[key] = getattr(options, key)
+        return config
+
+    def create_job(self, spec: JobSpec) -> Job:
+        options: LocalOptions = self.resolve_options(spec)
+        job = JobDir(self.root / "jobs" / f"ftjob-local-{uuid.uuid4().hex[:12]}")
+        job.write_spec({
+            "job_id": job.job_id,
+            "client_ref": spec.client_ref,
+            "base_model": spec.base_model,
+            "method": spec.method,
+            "training_file": self._dataset_path(spec.training_file, "train"),
+            "validation_file": self._dataset_path(spec.validation_file, "validation"),
+            "train_config": self._train_config(spec, options),
+            "labels": spec.labels,
+            "output_name": spec.output_name,
+            "gpus": options.gpus,
+            "python": options.python,
+            "created_at": now_iso(),
+        })
+        job.update_status(status="queued", created_at=now_iso(), attempts=0)
+        job.append_event("job created", type="status")
+        self._launch(job)
+        return self.get_job(job.job_id)
+
+    def _launch(self, job: JobDir) -> None:
+        spec = job.read_spec()
+        try:
+            pid = start_worker(job, gpus=spec.get("gpus"), python=spec.get("python"))
+        except OSError as exc:
+            job.update_status(status="failed", finished_at=now_iso(),
+                              error={"message": f"could not start the worker: {exc}",
+                                     "code": "launch_failed"})
+            raise LocalTrainerError(f"could not start the worker for {job.job_id}: {exc}") from None
+        attempts = int(job.read_status().get("attempts") or 0) + 1
+        job.update_status(pid=pid, attempts=attempts)
+        job.append_event(f"worker launched (pid {pid})", type="launch", data={"pid": pid})
+
+    def get_job(self, job_id: str) -> Job:
+        job = self._job_dir(job_id)
+        spec = job.read_spec()
+        try:
+            status = job.read_status()
+        except CorruptStatusError as exc:
+            return self._corrupt(job, spec, str(exc))
+        raw = status.get("status", "queued")
+        if raw in ("queued", "running") and worker_gone(status):
+            status = self._mark_lost(job, status)
+        return self._to_job(job, spec, status)
+
+    def _corrupt(self, job: JobDir, spec: dict[str, Any], reason: str) -> Job:
+        # The worker rewrites the file at its next heartbeat; until then we cannot say more.
+        if self._any_worker_alive(job):
+            return Job(id=job.job_id, provider=self.name, status=JobStatus.UNKNOWN,
+                       provider_status="status-unreadable", base_model=spec.get("base_model"),
+                       client_ref=spec.get("client_ref"), provider_details={"problem": reason})
+        raise LocalTrainerError(f"{reason}; the worker is not running. Inspect"
+                                   f" {job.path} or resume the job to start over from the last"
+                                   " checkpoint.")
+
+    @staticmethod
+    def _any_worker_alive(job: JobDir) -> bool:
+        # Without a readable status we only know pids from the event log.
+        for event in reversed(job.read_events()):
+            pid = (event.get("data") or {}).get("pid")
+            if pid:
+                return pid_alive(pid)
+        return False
+
+    def _mark_lost(self, job: JobDir, status: dict[str, Any]) -> dict[str, Any]:
+        tail = job.log_tail()
+        message = (f"the worker (pid {status.get('pid')}) stopped without reporting an end"
+                   " (killed, out of memory, or the machine restarted); resume the job to"
+                   " continue from the last checkpoint")
+        job.append_event(message, level="error", type="status",
+                         data={"log_tail": tail} if tail else None)
+        return job.update_status(status="failed", finished_at=now_iso(),
+                                 error={"message": message, "code": "worker_lost",
+                                        "log_tail": tail})
+
+    def _to_job(self, job: JobDir, spec: dict[str, Any], status: dict[str, Any]) -> Job:
+        raw = status.get("status", "queued")
+        error = status.get("error")
+        failure = None
+        if error:
+            message = error.get("message", "failed")
+            if error.get("log_tail"):
+                message += "\nlast lines of worker.log:\n" + error["log_tail"]
+            failure = JobFailure(message=message, code=error.get("code"))
+        return Job(
+            id=job.job_id,
+            provider=self.name,
+            status=self.map_status(raw),
+            provider_status=raw,
+            base_model=spec.get("base_model"),
+            method=spec.get("method", "sft"),
+            output_model=status.get("output_model"),
+            created_at=_when(spec.get("created_at")),
+            started_at=_when(status.get("started_at")),
+            finished_at=_when(status.get("finished_at")),
+            progress=status.get("progress"),
+            trained_tokens=status.get("trained_tokens"),
+            hyperparameters=spec.get("train_config", {}),
+            labels=spec.get("labels") or {},
+            client_ref=spec.get("client_ref"),
+            error=failure,
+            # Reading a few local files is cheap: no need for the hosted back-off up to 60 s.
+            poll_after=None if raw in ("succeeded", "failed", "cancelled") else 1.0,
+            provider_details={
+                "job_dir": str(job.path), "pid": status.get("pid"), "step": status.get("step"),
+                "train_loss": status.get("train_loss"), "log_file": str(job.log_file),
+                "attempts": status.get("attempts"), "result": status.get("result"),
+            },
+        )
+
+    def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
+        dirs = [JobDir(p) for p in (self.root / "jobs").iterdir()
+                if JobDir.valid_id(p.name) and JobDir(p).exists()]
+        dirs.sort(key=lambda d: d.read_spec().get("created_at", ""), reverse=True)
+        for count, job in enumerate(dirs):
+            if limit is not None and count >= limit:
+                return
+            try:
+                yield self.get_job(job.job_id)
+            except LocalTrainerError:
+                continue  # listing shows what can be read; get_job names the broken one
+
+    def find_job(self, client_ref: str) -> Job | None:
+        for path in (self.root / "jobs").iterdir():
+            job = JobDir(path)
+            if JobDir.valid_id(path.name) and job.exists():
+                if job.read_spec().get("client_ref") == client_ref:
+                    return self.get_job(job.job_id)
+        return None
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Ask the worker to stop; it saves a checkpoint and ends CANCELLED."""
+        job = self._job_dir(job_id)
+        current = self.get_job(job_id)
+        if current.status.is_terminal:
+            return current
+        if current.status == JobStatus.PAUSED or not pid_alive(current.provider_details["pid"]):
+            job.update_status(status="cancelled", finished_at=now_iso())
+            job.append_event("job cancelled", type="status")
+        else:
+            job.cancel_flag.touch()
+            job.append_event("cancel requested; the worker stops after the current step")
+        return self.get_job(job_id)
+
+    def pause_job(self, job_id: str) -> Job:
+        """Stop at the end of the current step with a checkpoint; ``resume_job`` continues."""
+        job = self._job_dir(job_id)
+        current = self.get_job(job_id)
+        if current.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            raise status_error(409, f"job {job_id} is {current.status}; only a queued or running"
+                               " job can be paused", provider=self.name)
+        job.pause_flag.touch()
+        job.append_event("pause requested; the worker stops after the current step")
+        return self.get_job(job_id)
+
+    def resume_job(self, job_id: str) -> Job:
+        """Restart a paused, failed or cancelled job from its last checkpoint."""
+        job = self._job_dir(job_id)
+        try:
+            current = self.get_job(job_id)
+            raw = current.provider_status
+        except LocalTrainerError:
+            raw = "status-unreadable"
+        if raw not in ("paused", "failed", "cancelled", "status-unreadable"):
+            raise status_error(409, f"job {job_id} is {raw}; only a paused, failed or cancelled"
+                               " job can be resumed", provider=self.name)
+        job.cancel_flag.unlink(missing_ok=True)
+        job.pause_flag.unlink(missing_ok=True)
+        job.update_status(status="queued", error=None, finished_at=None, output_model=None)
+        job.append_event("job resumed from its last checkpoint", type="status")
+        self._launch(job)
+        return self.get_job(job_id)
+
+    # -- results ----------------------------------------------------------------------------
+    def list_events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
+        events = self._job_dir(job_id).read_events()
+        for index, event in enumerate(events[:limit] if limit is not None else events):
+            yield JobEvent(job_id=job_id, id=str(index), message=str(event.get("message", "")),
+                           created_at=_when(event.get("created_at")),
+                           level=event.get("level", "info"), type=event.get("type"),
+                           data=event.get("data") or {})
+
+    def get_metrics(self, job_id: str) -> list[MetricPoint]:
+        by_step: dict[int, dict[str, Any]] = {}
+        for point in self._job_dir(job_id).read_metrics():
+            if isinstance(point.get("step"), int):
+                merged = by_step.setdefault(point["step"], {})
+                merged.update({k: v for k, v in point.items() if v is not None})
+        return [_metric(step, values) for step, values in sorted(by_step.items())]
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        folder = self._job_dir(job_id).checkpoint_dir
+        found = []
+        for path in folder.glob("step-*") if folder.is_dir() else []:
+            if (path / "checkpoint.json").is_file() and path.name[5:].isdigit():
+                step = int(path.name[5:])
+                found.append(Checkpoint(id=f"{job_id}:{path.name}", job_id=job_id, step=step,
+                                        model_id=f"local:{path / 'adapter'}"))
+        return sorted(found, key=lambda c: c.step or 0)
+
+    def resolve_model(self, job: Job) -> ModelRef:
+        if job.status != JobStatus.SUCCEEDED or not job.output_model:
+            raise ConfigurationError(f"job {job.id} is {job.status}: it has no model yet")
+        folder = job.output_model.removeprefix("local:")
+        return ModelRef(
+            id=job.output_model, provider=self.name, base_model=job.base_model, job_id=job.id,
+            ready_for_inference=True, needs_deployment=False,
+            how_to_serve=(f"finetune chat {job.output_model}  |  or in Python: "
+                          f"PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base),"
+                          f" {folder!r})"),
+            provider_details={"adapter_dir": folder},
+        )
+
+    def delete_job_files(self, job_id: str) -> None:
+        """Remove a finished job's directory (checkpoints and output included)."""
+        job = self._job_dir(job_id)
+        if not self.get_job(job_id).status.is_terminal:
+            raise ConfigurationError(f"job {job_id} is still active; cancel it first")
+        shutil.rmtree(job.path)
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _metric(step: int, values: dict[str, Any]) -> MetricPoint:
+    known = {"epoch", "train_loss", "valid_loss", "learning_rate", "tokens_per_second"}
+    extra = {k: float(v) for k, v in values.items()
+             if k not in known | {"step", "at"} and isinstance(v, (int, float))}
+    return MetricPoint(step=step, at=_when(values.get("at")), extra=extra,
+                       **{k: values[k] for k in known if k in values})
+
