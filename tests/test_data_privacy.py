@@ -33,6 +33,8 @@ CASES = [
     ("MRN", "medical record number A-7781234", "A-7781234"),
     ("DOB", "DOB: 04/12/1987, type 2 diabetes", "04/12/1987"),
     ("DOB", "I was born on March 3, 1990", "March 3, 1990"),
+    ("DOB", "my DOB is 04/12/1987 and I'm tired", "04/12/1987"),
+    ("DOB", "Birthday was 12 May 2001.", "12 May 2001"),
     ("DATE", "my last period started 2026-10-02", "2026-10-02"),
     ("ADDRESS", "I live at 42 Elm Street, Apt 5 near the park", "42 Elm Street, Apt 5"),
     ("URL", "see https://portal.example-clinic.com/patient?id=9.",

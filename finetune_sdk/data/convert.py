@@ -122,6 +122,9 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "sf
         from ..registry import canonical_name
 
         target = canonical_name(target)
+    from .privacy import carry_marker
+
+    carry_marker(src, dst)  # a converted sensitive file stays sensitive
     return ConversionReport(str(src), str(dst), target, method, source_format, count,
                             file_sha256(dst))
 

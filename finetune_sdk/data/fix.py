@@ -121,4 +121,7 @@ def fix_file(src: str | Path, dst: str | Path, *, strip_whitespace: bool = True,
             yield json.dumps(fixed, ensure_ascii=False) if fixed != record else text
 
     report.lines_written = write_atomic_lines(dst, lines())
+    from .privacy import carry_marker
+
+    carry_marker(src, dst)  # a repaired sensitive file stays sensitive
     return report

@@ -11,7 +11,9 @@ How a dataset is *sensitive* and *scrubbed*: a sidecar file ``<dataset>.finetune
 the data holds ``{"sensitive": bool, "scrubbed": bool, "sha256": "<hash of the data file>"}``.
 :func:`mark_sensitive` writes it; :func:`scrub_file` writes one for its output with
 ``scrubbed: true`` and the output's hash. A scrub marker counts only while the hash still matches
-(edit the file after scrubbing and it is unscrubbed again). :func:`check_upload_allowed` is the gate
+(edit the file after scrubbing and it is unscrubbed again). Files derived from a marked one
+(``convert``, ``split``, ``--fix``) inherit its mark through :func:`carry_marker`, so converting
+a sensitive file to a vendor's format does not launder it. :func:`check_upload_allowed` is the gate
 ``Client.datasets.upload`` calls before every upload:
 
 - non-hosted providers (``local``) are always allowed: nothing leaves the machine;
@@ -36,8 +38,8 @@ from ._lines import file_sha256, iter_lines, write_atomic_lines
 
 __all__ = [
     "Detector", "NameListDetector", "PresidioDetector", "RegexDetector", "ScrubReport",
-    "check_upload_allowed", "default_detectors", "find_pii", "is_scrubbed", "mark_sensitive",
-    "read_marker", "scrub_file", "scrub_text", "sidecar_path",
+    "carry_marker", "check_upload_allowed", "default_detectors", "find_pii", "is_scrubbed",
+    "mark_sensitive", "read_marker", "scrub_file", "scrub_text", "sidecar_path",
 ]
 
 Span = tuple[int, int, str]
@@ -115,8 +117,8 @@ def default_detectors(names: Iterable[str] = ()) -> list[Detector]:
             r"\b(?:MRN|medical record(?:\s+(?:number|no\.?|#))?|patient\s+(?:id|number)|chart"
             r"\s+(?:no\.?|number|#))[\s:#.-]*([A-Z]{0,3}-?\d[\dA-Z-]{3,})", flags), 1),
         RegexDetector("DOB", re.compile(
-            rf"\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born(?: on)?|birthday(?: is)?)"
-            rf"[\s:,-]*({_DATE})", flags), 1),
+            rf"\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born(?: on)?|birthday)"
+            rf"(?:\s+(?:is|was|=))?[\s:,-]*({_DATE})", flags), 1),
         RegexDetector("SSN", re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")),
         RegexDetector("PHONE", re.compile(
             r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
@@ -262,6 +264,21 @@ def mark_sensitive(path: str | Path, sensitive: bool = True) -> None:
     marker.update(sensitive=sensitive, sha256=file_sha256(path))
     marker.setdefault("scrubbed", False)
     _write_marker(Path(path), marker)
+
+
+def carry_marker(src: str | Path, dst: str | Path) -> None:
+    """Give ``dst`` (just written from ``src`` by convert/split/fix) the sensitivity of ``src``.
+
+    Those steps add no text, so a scrubbed source gives a scrubbed output (with the output's
+    own hash); a sensitive unscrubbed source gives a sensitive unscrubbed output. An unmarked
+    source leaves ``dst`` as it is: any older sidecar of ``dst`` keeps refusing if it said
+    sensitive (its hash no longer matches, so it can never count as scrubbed).
+    """
+    marker = read_marker(src)
+    if not marker.get("sensitive"):
+        return
+    _write_marker(Path(dst), {"sensitive": True, "scrubbed": is_scrubbed(src),
+                              "sha256": file_sha256(dst), "derived_from": str(src)})
 
 
 def is_scrubbed(path: str | Path) -> bool:

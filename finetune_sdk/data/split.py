@@ -91,6 +91,10 @@ def split_file(src: str | Path, train_out: str | Path, val_out: str | Path, *,
     finally:
         for p in tmp.values():
             p.unlink(missing_ok=True)
+    from .privacy import carry_marker
+
+    for out in (train_out, val_out):  # both halves of a sensitive file stay sensitive
+        carry_marker(src, out)
     from .validate import validate_file
 
     leak = validate_file(train_out, validation_path=val_out).counts.get("leakage", 0)
