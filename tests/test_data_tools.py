@@ -215,3 +215,22 @@ def test_convert_cli(tmp_path):
     bad = runner.invoke(app, ["convert", str(SAMPLES / "health_chats.jsonl"), "--to",
                               "prompt_completion", "-o", str(tmp_path / "p.jsonl")])
     assert bad.exit_code == 2 and "single-turn" in bad.output
+
+
+@pytest.mark.parametrize("name, content, line, message", [
+    ("r.json", b'[{"user_message": "a",\n  oops}]', 2, "not valid JSON"),
+    ("r.csv", b"user_message,assistant_reply\nok,fine\n\xff\xfe,b\n", 3, "not UTF-8"),
+    ("r.jsonl", b'{"user_message": "a", "assistant_reply": "b"}\n\xe9t\xe9\n', 2, "not UTF-8"),
+    ("r.csv", b"user_message,assistant_reply\nq," + b"x" * 200_000 + b"\n", 2, "not valid CSV"),
+])
+def test_export_records_bad_files_name_file_and_line(tmp_path, name, content, line, message):
+    src = tmp_path / name
+    src.write_bytes(content)
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(DatasetError, match=message) as err:
+        export_records(src, out)
+    assert err.value.file == str(src) and err.value.line == line
+    assert not out.exists()
+    result = runner.invoke(app, ["export-records", str(src), "-o", str(out)])
+    assert result.exit_code == 2 and f"{name}:{line}" in result.output
+    assert "Traceback" not in result.output

@@ -60,30 +60,71 @@ class RecordsSummary:
                 "dropped": dict(self.dropped), "dropped_rows": dict(self.dropped_rows)}
 
 
-def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Rows of a .csv, .jsonl or .json (a list of objects) export."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            yield from csv.DictReader(handle)
-    elif suffix in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except ValueError as exc:
-                        raise DatasetError(f"not valid JSON ({exc})", file=str(path),
-                                           line=number) from None
-    elif suffix == ".json":
+def _first_bad_utf8_line(path: Path) -> int:
+    """The 1-based line holding the first byte that is not UTF-8 (only asked after a failure)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+def _read_csv(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+                raise DatasetError(f"not valid CSV ({exc})", file=str(path),
+                                   line=reader.line_num + 1) from None
+            yield row
+
+
+def _read_jsonl(path: Path) -> Iterator[Any]:
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise DatasetError(f"not valid JSON ({exc})", file=str(path),
+                                       line=number) from None
+
+
+def _read_json(path: Path) -> Iterator[Any]:
+    try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
-        if not isinstance(data, list):
-            raise DatasetError("expected a JSON list of records", file=str(path))
-        yield from data
-    else:
-        raise ConfigurationError(f"unknown records file type {suffix!r}; use .csv, .jsonl or"
-                                 " .json")
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        raise DatasetError(f"not valid JSON ({getattr(exc, 'msg', exc)})", file=str(path),
+                           line=line) from None
+    if not isinstance(data, list):
+        raise DatasetError("expected a JSON list of records", file=str(path))
+    yield from data
+
+
+def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of a .csv, .jsonl or .json (a list of objects) export.
+
+    Bad input (not UTF-8, broken JSON or CSV) raises DatasetError with the file and line.
+    """
+    path = Path(path)
+    readers = {".csv": _read_csv, ".jsonl": _read_jsonl, ".ndjson": _read_jsonl,
+               ".json": _read_json}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise ConfigurationError(f"unknown records file type {path.suffix.lower()!r}; use .csv,"
+                                 " .jsonl or .json")
+    try:
+        yield from reader(path)
+    except UnicodeDecodeError:
+        raise DatasetError("not UTF-8 text; save the export as UTF-8", file=str(path),
+                           line=_first_bad_utf8_line(path) or None) from None
 
 
 def _text(row: Mapping[str, Any], column: str | None) -> str | None:
