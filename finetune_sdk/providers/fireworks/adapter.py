@@ -23,7 +23,14 @@ from pydantic import SecretStr
 
 from ..._http import json_body, raise_for_response, translate_transport
 from ...config import resolve_secret, setting
-from ...errors import ConfigurationError, ConflictError, DatasetError, JobError, NotFoundError
+from ...errors import (
+    APIStatusError,
+    ConfigurationError,
+    ConflictError,
+    DatasetError,
+    JobError,
+    NotFoundError,
+)
 from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import Capabilities, DatasetRef, Job, JobSpec, JobStatus, ModelRef, ProviderOptions
@@ -134,7 +141,12 @@ class FireworksProvider(Provider):
             response = self._http.request(method, url, headers=headers, **kwargs)
         except httpx2.TransportError as exc:
             raise translate_transport(exc, provider=self.name, secrets=[secret]) from None
-        raise_for_response(response, provider=self.name, secrets=[secret])
+        try:
+            raise_for_response(response, provider=self.name, secrets=[secret])
+        except APIStatusError as exc:
+            # raise_for_response keeps the vendor body verbatim; it may quote our key back.
+            exc.body = mapping.redacted_body(exc.body, [secret])
+            raise
         return response
 
     def _api(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:

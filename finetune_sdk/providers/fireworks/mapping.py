@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ...errors import DatasetError
+from ...errors import DatasetError, redact
 from ...types import Job, JobFailure, JobSpec, JobStatus
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "dataset_id_for",
     "job_from_wire",
     "job_id_for",
+    "redacted_body",
 ]
 
 PROVIDER = "fireworks"
@@ -188,3 +190,16 @@ def job_from_wire(raw: dict[str, Any], *, client_ref: str | None = None) -> Job:
         error=failure,
         provider_details=raw,
     )
+
+
+def redacted_body(body: Any, secrets: Iterable[str | None]) -> Any:
+    """The vendor's error body with secrets masked: it is kept on the exception (``.body``),
+    and some APIs quote the caller's key back in it."""
+    import json
+
+    if isinstance(body, str):
+        return redact(body, secrets)
+    try:
+        return json.loads(redact(json.dumps(body), secrets))
+    except (TypeError, ValueError):
+        return None

@@ -6,11 +6,19 @@ an unknown state is UNKNOWN) are readable in one place.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from ...errors import APIError, AuthenticationError, ConfigurationError, redact, status_error
+from ...errors import (
+    APIError,
+    APIResponseValidationError,
+    AuthenticationError,
+    ConfigurationError,
+    redact,
+    status_error,
+)
 from ...retry import parse_retry_after
 from ...types import Job, JobFailure, JobStatus, MetricPoint
 
@@ -22,6 +30,7 @@ __all__ = [
     "job_from_vertex",
     "label_value",
     "metrics_from_vertex",
+    "redacted_body",
     "translate_error",
 ]
 
@@ -187,7 +196,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
             message,
             provider=PROVIDER,
             request_id=request_id(headers),
-            body=exc.details,
+            body=redacted_body(exc.details, secrets),
             provider_code=exc.status,
             retry_after=parse_retry_after(dict(headers)),
         )
@@ -195,6 +204,10 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         from ..._http import translate_transport
 
         return translate_transport(exc, provider=PROVIDER, secrets=secrets)
+    if isinstance(exc, json.JSONDecodeError):  # google-genai parses every body as JSON
+        return APIResponseValidationError(
+            f"the Vertex API answered a body that is not JSON ({exc.msg})", provider=PROVIDER
+        )
     try:
         from google.auth import exceptions as auth_errors
     except ImportError:  # pragma: no cover - google-auth comes with google-genai
@@ -211,3 +224,15 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         )
     return exc
 
+
+def redacted_body(body: Any, secrets: Iterable[str | None]) -> Any:
+    """The vendor's error body with secrets masked: it is kept on the exception (``.body``),
+    and some APIs quote the caller's key back in it."""
+    import json
+
+    if isinstance(body, str):
+        return redact(body, secrets)
+    try:
+        return json.loads(redact(json.dumps(body), secrets))
+    except (TypeError, ValueError):
+        return None

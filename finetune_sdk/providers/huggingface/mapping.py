@@ -7,11 +7,18 @@ retries under ours.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from ...errors import APIError, ConfigurationError, redact, status_error
+from ...errors import (
+    APIError,
+    APIResponseValidationError,
+    ConfigurationError,
+    redact,
+    status_error,
+)
 from ...retry import parse_retry_after
 from ...types import Job, JobEvent, JobFailure, JobStatus
 
@@ -95,7 +102,17 @@ def job_from_info(info: Any) -> Job:
 def job_info(item: dict[str, Any], endpoint: str) -> Any:
     from huggingface_hub import JobInfo
 
-    return JobInfo(**item, endpoint=endpoint)
+    if not isinstance(item, dict):
+        raise APIResponseValidationError(
+            f"expected a job object in the jobs list, got {type(item).__name__}", provider=PROVIDER
+        )
+    try:
+        return JobInfo(**item, endpoint=endpoint)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise APIResponseValidationError(
+            f"a job in the jobs list is not what the HF Jobs API documents ({exc})",
+            provider=PROVIDER,
+        ) from None
 
 
 def fetch_page(url: str, params: list[tuple[str, str]], token: str) -> tuple[list[Any], str | None]:
@@ -106,7 +123,13 @@ def fetch_page(url: str, params: list[tuple[str, str]], token: str) -> tuple[lis
                                  headers=build_hf_headers(token=token, library_name="finetune-sdk"))
     hf_raise_for_status(response)
     next_url = response.links.get("next", {}).get("url")
-    return response.json(), next_url
+    items = response.json()  # JSONDecodeError -> translate_error -> APIResponseValidationError
+    if not isinstance(items, list):
+        raise APIResponseValidationError(
+            f"expected a JSON list of jobs from GET {url}, got {type(items).__name__}",
+            provider=PROVIDER,
+        )
+    return items, next_url
 
 
 _LEVEL = re.compile(r"\b(ERROR|Traceback|CRITICAL|WARNING|WARN)\b")
@@ -146,6 +169,10 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
             request_id=getattr(exc, "request_id", None) or headers.get("x-request-id"),
             provider_code=headers.get("x-error-code"),
             retry_after=parse_retry_after(dict(headers)),
+        )
+    if isinstance(exc, json.JSONDecodeError):  # huggingface_hub parses bodies unchecked
+        return APIResponseValidationError(
+            f"the Hub answered a body that is not JSON ({exc.msg})", provider=PROVIDER
         )
     if isinstance(exc, httpx2.TransportError):
         # RemoteProtocolError (the server dropped the connection) lands here as ambiguous.

@@ -152,7 +152,7 @@ class OpenAIProvider(Provider):
 
         def translated() -> T:
             try:
-                return fn()
+                return mapping.ensure_parsed(fn())
             except Exception as exc:
                 mapped = mapping.translate_error(exc, [secret])
                 if mapped is exc:

@@ -19,10 +19,12 @@ __all__ = [
     "STATUS_MAP",
     "checkpoint_from_wire",
     "create_body",
+    "ensure_parsed",
     "event_from_wire",
     "job_from_wire",
     "metric_points",
     "progress_from_events",
+    "redacted_body",
     "translate_error",
 ]
 
@@ -226,7 +228,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
             redact(str(message), secrets),
             provider=PROVIDER,
             request_id=exc.request_id or request_id(headers),
-            body=body,
+            body=redacted_body(body, secrets),
             provider_code=exc.code,
             retry_after=parse_retry_after(dict(headers)),
         )
@@ -243,4 +245,46 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         from ...errors import APIResponseValidationError
 
         return APIResponseValidationError(redact(str(exc), secrets), provider=PROVIDER)
+    if _is_unparsed_body(exc):
+        from ...errors import APIResponseValidationError
+
+        return APIResponseValidationError(
+            f"the API answered something that is not the JSON it documents ({type(exc).__name__})",
+            provider=PROVIDER,
+        )
     return exc
+
+
+def _is_unparsed_body(exc: BaseException) -> bool:
+    """A body the SDK could not parse: bad JSON under a JSON content type (JSONDecodeError), or
+    a non-JSON content type, for which the SDK hands back the text and then fails on it."""
+    import json
+
+    if isinstance(exc, json.JSONDecodeError):
+        return True
+    return isinstance(exc, AttributeError) and str(exc).startswith("'str' object has no attribute")
+
+
+def ensure_parsed(result: Any) -> Any:
+    """The SDK's answer, or APIResponseValidationError when it is raw text instead of a model
+    (the server sent a non-JSON body, e.g. a proxy's HTML error page with status 200)."""
+    if isinstance(result, str):
+        from ...errors import APIResponseValidationError
+
+        raise APIResponseValidationError(
+            f"expected a JSON body, got {result[:80]!r}", provider=PROVIDER
+        )
+    return result
+
+
+def redacted_body(body: Any, secrets: Iterable[str | None]) -> Any:
+    """The vendor's error body with secrets masked: it is kept on the exception (``.body``),
+    and some APIs quote the caller's key back in it."""
+    import json
+
+    if isinstance(body, str):
+        return redact(body, secrets)
+    try:
+        return json.loads(redact(json.dumps(body), secrets))
+    except (TypeError, ValueError):
+        return None
