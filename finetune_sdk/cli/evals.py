@@ -148,7 +148,8 @@ def eval_command(
                      params={"max_tokens": max_tokens, "temperature": temperature, "seed": 0})
     paths = report.write(out)
     if as_json:
-        print_json({**report.summary(), "files": {k: str(v) for k, v in paths.items()}})
+        print_json({**report.summary(), "new_calls": report.new_calls,
+                    "files": {k: str(v) for k, v in paths.items()}})
         return
     table = Table(title=f"{report.tuned} vs {report.base} ({len(report.rows)} examples)")
     for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
