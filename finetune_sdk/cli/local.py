@@ -137,7 +137,12 @@ def quickstart_command(
     from ..local.quickstart import run_quickstart
 
     started = time.perf_counter()
-    result = run_quickstart(workdir, eval_examples=eval_examples, say=_say)
+
+    def say(step: str, detail: str) -> None:
+        elapsed = time.perf_counter() - started
+        console.print(f"[dim]{elapsed:5.1f}s[/] [bold cyan]{step:>8}[/] {detail}", highlight=False)
+
+    result = run_quickstart(workdir, eval_examples=eval_examples, say=say)
     table = Table(title=f"base vs tuned on {result['eval_examples']} held-out examples")
     for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
         table.add_column(header)
@@ -154,7 +159,3 @@ def quickstart_command(
                   f" {result['model_id']}  |  reports in {result['report_dir']}", highlight=False)
     if not went_down:
         fail("the training loss did not go down", EXIT_JOB)
-
-
-def _say(step: str, detail: str) -> None:
-    console.print(f"[bold cyan]{step:>9}[/] {detail}", highlight=False)

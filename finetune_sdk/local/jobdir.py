@@ -119,8 +119,16 @@ class JobDir:
             _atomic_write(self.status_file, json.dumps(current, indent=2, default=str))
             return current
 
-    def heartbeat(self) -> None:
-        self.update_status(heartbeat_at=time.time())
+    def heartbeat(self, pid: int) -> None:
+        """Stamp liveness. ``pid`` is the process group leader (the worker, or torchrun); it is
+        written again each time so that a status file repaired after corruption names it too."""
+        with self._locked():
+            try:
+                current = self.read_status()
+            except CorruptStatusError:
+                current = {"status": "running", "status_file_repaired_at": now_iso()}
+            current.update(heartbeat_at=time.time(), pid=pid, updated_at=now_iso())
+            _atomic_write(self.status_file, json.dumps(current, indent=2, default=str))
 
     # -- streams ---------------------------------------------------------------------------
     def append_event(self, message: str, *, level: str = "info", type: str | None = None,

@@ -122,7 +122,7 @@ class LocalProvider(Provider):
         store.mkdir(parents=True, exist_ok=True)
         tmp = store / f".incoming-{uuid.uuid4().hex}.jsonl"
         try:
-            report = convert_file(src, tmp, to="local")
+            report = convert_file(src, tmp, to="local", method="auto")
             if report.method != "sft":
                 raise self.unsupported("preference data (method='dpo')",
                                        "The local trainer does SFT on chat examples.")
