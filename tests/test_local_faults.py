@@ -1,4 +1,4 @@
-"""Local provider under faults: killed worker, full disk, corrupt status file, concurrent waiters."""
+"""Local provider under faults: killed worker, full disk, corrupt status, concurrent waiters."""
 
 from __future__ import annotations
 

@@ -133,3 +133,22 @@ def test_several_gpus_run_the_worker_under_torchrun(tmp_path):
     assert worker_command(tmp_path)[1:] == ["-m", "finetune_sdk.local.worker", str(tmp_path)]
     spec = JobSpec(base_model="tiny", training_file="x.jsonl", options={"gpus": 2})
     assert LocalProvider(root=tmp_path).resolve_options(spec) == LocalOptions(gpus=2)
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_job_trains_and_writes_one_output(home):
+    """gpus=2 on a CPU machine: torchrun starts two ranks (gloo); rank 0 alone reports."""
+    c = client(home)
+    job = c.jobs.create(base_model="tiny", training_file=home / "train.jsonl",
+                        hyperparameters={**FAST, "epochs": 1},
+                        options={"gpus": 2, "device": "cpu"})
+    done = c.jobs.wait(job.id, timeout=240, progress=False)
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    log = (home / "local" / "jobs" / job.id / "worker.log").read_text()
+    steps = [m.step for m in c.jobs.metrics(job.id)]
+    assert steps == sorted(set(steps)), "each step reported once (rank 0 only)"
+    started = [e for e in events_of(home, job.id) if e["message"].startswith("worker started")]
+    assert len(started) == 1 and "Traceback" not in log
+    manifest = json.loads((Path(done.output_model.removeprefix("local:")) /
+                           "trainer_manifest.json").read_text())
+    assert manifest["details"]["world_size"] == 2
