@@ -31,7 +31,8 @@ def home(tmp_path_factory) -> Path:
 def finished(home):
     c = client(home)
     job = c.jobs.create(base_model="tiny", training_file=home / "train.jsonl",
-                        validation_file=home / "val.jsonl", hyperparameters=FAST)
+                        validation_file=home / "val.jsonl", hyperparameters=FAST,
+                        options={"merge": True})
     assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)  # create returned at once
     return c, c.jobs.wait(job.id, timeout=240, progress=False)
 
@@ -54,9 +55,14 @@ def test_create_wait_succeeds_and_the_loss_falls(finished, home, monkeypatch):
         p.name for p in out.iterdir()}
     manifest = json.loads((out / "trainer_manifest.json").read_text())
     assert manifest["datasets"]["train"]["sha256"] and manifest["metrics"]["steps"] == len(losses)
+    assert {"torch", "transformers", "peft", "finetune_sdk"} <= set(manifest["versions"])
+    assert json.loads((out / "job_spec.json").read_text())["client_ref"] == job.client_ref
     assert c.jobs.checkpoints(job.id)[-1].step == len(losses)
     monkeypatch.setenv("FINETUNE_SDK_HOME", str(home))  # "tiny" resolves inside this home
-    assert isinstance(chat(model, "How do I count carbs?", max_tokens=8), str)
+    answer = chat(model, "How do I count carbs?", max_tokens=8)
+    merged = out / "merged"  # options={"merge": True}: a plain model folder, same answers
+    assert (merged / "config.json").is_file() and not (merged / "adapter_config.json").exists()
+    assert chat(f"local:{merged}", "How do I count carbs?", max_tokens=8) == answer
 
     row = Ledger(home / "ledger.sqlite3").find_job(job.id, "local")
     assert row is not None and row.to_job().status is JobStatus.SUCCEEDED

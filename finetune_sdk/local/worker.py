@@ -177,6 +177,8 @@ def _run(job: JobDir, spec: dict[str, Any], hooks: _JobHooks, main_rank: bool) -
                           result=metrics)
         job.append_event(f"job {final} at step {result.steps}", type="status")
         return 0
+    if result.output_dir is not None:  # the job spec travels with the adapter it produced
+        shutil.copyfile(job.spec_file, Path(result.output_dir) / "job_spec.json")
     job.update_status(status="succeeded", finished_at=now_iso(), progress=1.0,
                       output_model=f"local:{result.output_dir}", result=metrics,
                       trained_tokens=result.trained_tokens)
