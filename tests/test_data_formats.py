@@ -185,3 +185,158 @@ def test_convert_unknown_target(tmp_path):
     src = write(tmp_path / "in.jsonl", [CHAT])
     with pytest.raises(ConfigurationError):
         convert_file(src, tmp_path / "o.jsonl", to="fake")
+
+
+def _core(example: dict) -> dict:
+    """What every wire format carries: the turns (and the preference pair)."""
+    return {k: example[k] for k in ("messages", "chosen", "rejected") if k in example}
+
+
+WIRE_TARGETS = [("openai", openai, {}), ("fireworks", fireworks, {}), ("gemini", gemini, {}),
+                ("huggingface", huggingface, {}), ("huggingface", huggingface, {"column": "text"})]
+
+
+@pytest.mark.parametrize("sample", ["health_chats.jsonl", "therapy_support.jsonl",
+                                    "menstrual_health.jsonl", "preferences.jsonl"])
+@pytest.mark.parametrize("target, module, options", WIRE_TARGETS,
+                         ids=["openai", "fireworks", "gemini", "hf-messages", "hf-text"])
+def test_every_sample_format_round_trips_through_every_wire_format(tmp_path, sample, target,
+                                                                   module, options):
+    src = SAMPLES / sample
+    dst = tmp_path / "wire.jsonl"
+    report = convert_file(src, dst, to=target, method="auto", **options)
+    expected = [_core(e) for _, e in iter_examples(src)]
+    lines = [json.loads(line) for line in dst.read_text(encoding="utf-8").splitlines()]
+    assert report.examples == len(expected) == len(lines)
+    assert report.method == ("dpo" if sample == "preferences.jsonl" else "sft")
+    assert [_core(module.from_wire(line)) for line in lines] == expected
+
+
+@pytest.mark.parametrize("sample", ["health_chats.jsonl", "menstrual_health.jsonl",
+                                    "preferences.jsonl"])
+def test_local_format_keeps_everything(tmp_path, sample):
+    """Our trainer reads canonical JSONL: ids, conversation ids and metadata survive as is."""
+    src = SAMPLES / sample
+    report = convert_file(src, tmp_path / "local.jsonl", to="local")
+    back = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
+    assert report.target == "local"
+    assert [to_canonical(b) for b in back] == [e for _, e in iter_examples(src)]
+
+
+@pytest.mark.parametrize("sample, fmt", [("menstrual_health.jsonl", "prompt_completion"),
+                                         ("menstrual_health.jsonl", "chat"),
+                                         ("preferences.jsonl", "preference")])
+def test_format_files_round_trip(tmp_path, sample, fmt):
+    src = SAMPLES / sample
+    convert_file(src, tmp_path / "a.jsonl", to=fmt)
+    assert detect_format(tmp_path / "a.jsonl") == fmt
+    assert [_core(e) for _, e in iter_examples(tmp_path / "a.jsonl")] == \
+        [_core(e) for _, e in iter_examples(src)]
+    convert_file(tmp_path / "a.jsonl", tmp_path / "b.jsonl",
+                 to="input_output" if fmt != "preference" else "preference")
+    assert [_core(e) for _, e in iter_examples(tmp_path / "b.jsonl")] == \
+        [_core(e) for _, e in iter_examples(src)]
+
+
+TOOLS = {"tools": [{"type": "function", "function": {"name": "log_glucose", "parameters": {
+             "type": "object", "properties": {"mg_dl": {"type": "number"}}}}}],
+         "messages": [
+             {"role": "system", "content": "You log readings."},
+             {"role": "user", "content": "Log 112"},
+             {"role": "assistant", "content": None, "tool_calls": [
+                 {"id": "call_1", "type": "function",
+                  "function": {"name": "log_glucose", "arguments": "{\"mg_dl\": 112}"}}]},
+             {"role": "tool", "tool_call_id": "call_1", "content": "{\"ok\": true}"},
+             {"role": "assistant", "content": "Logged 112 mg/dL.", "weight": 1}]}
+
+
+def test_tool_calls_round_trip_where_the_vendor_has_them():
+    assert openai.from_wire(openai.to_wire(TOOLS)) == TOOLS
+    fw = fireworks.from_wire(fireworks.to_wire(TOOLS))
+    assert fw["tools"] == TOOLS["tools"] and fw["messages"][2] == TOOLS["messages"][2]
+    # Fireworks' per-message weight is uncertain: kept (dropping it would train masked turns),
+    # and validation warns about it instead.
+    assert fw["messages"][-1]["weight"] == 1
+    assert huggingface.from_wire(huggingface.to_wire(TOOLS))["messages"][3] == \
+        TOOLS["messages"][3]
+    with pytest.raises(DatasetError) as err:
+        gemini.to_wire(TOOLS)
+    assert err.value.field == "messages[2].tool_calls" or "tool" in str(err.value)
+
+
+def test_openai_dpo_wire_line_shape_and_round_trip():
+    example = {**PREF, "tools": TOOLS["tools"]}
+    wire = openai.to_wire(example, method="dpo")
+    assert wire["input"] == {"messages": PREF["messages"], "tools": TOOLS["tools"]}
+    assert wire["preferred_output"] == [PREF["chosen"]]
+    assert wire["non_preferred_output"] == [PREF["rejected"]]
+    assert openai.from_wire(wire) == example
+
+
+def test_vertex_system_instruction_and_roles_round_trip():
+    example = {"messages": [{"role": "system", "content": "Be brief."},
+                            {"role": "user", "content": "Q1"},
+                            {"role": "assistant", "content": "A1"},
+                            {"role": "user", "content": "Q2"},
+                            {"role": "assistant", "content": "A2"}]}
+    wire = gemini.to_wire(example)
+    assert wire == {"systemInstruction": {"parts": [{"text": "Be brief."}]},
+                    "contents": [{"role": "user", "parts": [{"text": "Q1"}]},
+                                 {"role": "model", "parts": [{"text": "A1"}]},
+                                 {"role": "user", "parts": [{"text": "Q2"}]},
+                                 {"role": "model", "parts": [{"text": "A2"}]}]}
+    assert gemini.from_wire(wire) == example
+    no_system = {"messages": example["messages"][1:]}
+    assert "systemInstruction" not in gemini.to_wire(no_system)
+    assert gemini.from_wire(gemini.to_wire(no_system)) == no_system
+    with pytest.raises(DatasetError, match="one system instruction"):
+        gemini.to_wire({"messages": [*example["messages"][:3], example["messages"][0]]})
+    with pytest.raises(DatasetError, match="unknown Gemini role"):
+        gemini.from_wire({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]})
+
+
+def test_hf_text_column_round_trips_multi_turn_and_refuses_non_chatml():
+    wire = huggingface.to_wire(CHAT, column="text")
+    assert set(wire) == {"text"} and wire["text"].count("<|im_start|>") == 5
+    assert huggingface.from_wire(wire) == CHAT
+    with pytest.raises(DatasetError, match="ChatML"):
+        huggingface.from_wire({"text": "just words"})
+    with pytest.raises(DatasetError, match="unknown column"):
+        huggingface.to_wire(CHAT, column="prompt")
+
+
+def test_fireworks_weight_is_flagged_by_validation(tmp_path):
+    from finetune_sdk.data.validate import validate_file
+
+    path = write(tmp_path / "w.jsonl", [TOOLS] * 3)
+    codes = {f.code: f for f in validate_file(path, provider="fireworks").findings}
+    assert codes["weight_unsupported"].severity == "warning"
+    assert codes["weight_unsupported"].field == "messages[4].weight"
+    assert "weight_unsupported" not in {
+        f.code for f in validate_file(path, provider="openai").findings}
+
+
+def test_convert_cli_hf_text_column_and_misplaced_option(tmp_path):
+    from typer.testing import CliRunner
+
+    import finetune_sdk.cli.data  # noqa: F401
+    from finetune_sdk.cli.app import app
+
+    runner = CliRunner()
+    src = SAMPLES / "health_chats.jsonl"
+    out = tmp_path / "hf.jsonl"
+    result = runner.invoke(app, ["convert", str(src), "--to", "hf", "--column", "text", "-o",
+                                 str(out)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert all(set(line) == {"text"} for line in lines)
+    assert [huggingface.from_wire(x) for x in lines] == \
+        [{"messages": e["messages"]} for _, e in iter_examples(src)]
+    for target in ("openai", "local", "chat"):
+        bad = runner.invoke(app, ["convert", str(src), "--to", target, "--column", "text", "-o",
+                                  str(tmp_path / f"{target}.jsonl")])
+        assert bad.exit_code == 2 and "column" in bad.output and "Traceback" not in bad.output
+        assert not (tmp_path / f"{target}.jsonl").exists()
+    wrong = runner.invoke(app, ["convert", str(src), "--to", "hf", "--column", "prompt", "-o",
+                                str(tmp_path / "w.jsonl")])
+    assert wrong.exit_code == 2 and "unknown column" in wrong.output

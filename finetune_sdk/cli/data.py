@@ -152,12 +152,16 @@ def convert_command(
                                     " input_output, preference).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output JSONL.")],
     method: Annotated[str, typer.Option("--method", help="sft, dpo or auto.")] = "auto",
+    column: Annotated[str | None, typer.Option(
+        "--column", help="Hugging Face SFT only: 'messages' (default; chat template applied by"
+        " AutoTrain/TRL) or 'text' (each chat rendered as one ChatML string).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a dataset in a provider's wire format (or another input format)."""
     from ..data.convert import convert_file
 
-    report = convert_file(file, output, to=to, method=method)
+    options = {"column": column} if column is not None else {}
+    report = convert_file(file, output, to=to, method=method, **options)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -10,6 +10,7 @@ chat JSONL for our trainer) or a format name (``chat``, ``prompt_completion``, `
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -98,9 +99,13 @@ def _format_lines(src: str | Path, fmt: str) -> Iterator[str]:
                          ensure_ascii=False)
 
 
-def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "sft",
+def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "auto",
                  **options: Any) -> ConversionReport:
-    """Convert ``src`` to ``to`` (a provider, ``local`` or a format name) and write ``dst``."""
+    """Convert ``src`` to ``to`` (a provider, ``local`` or a format name) and write ``dst``.
+
+    ``method``: ``auto`` (the default, like ``finetune convert``) picks ``dpo`` for a preference
+    file and ``sft`` otherwise; ``sft``/``dpo`` insist and name the first line that does not fit.
+    """
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise DatasetError("no such file (expected a JSONL dataset)", file=str(src))
@@ -108,6 +113,9 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "sf
         raise ConfigurationError("output must be a different file from the input")
     source_format = detect_format(src)
     target = to.strip().lower()
+    if options and (target in FORMATS or target in ("local", "canonical")):
+        raise ConfigurationError(f"option(s) {', '.join(sorted(options))} do not apply to"
+                                 f" {target!r} (only to a provider's wire format)")
     if target in FORMATS:
         count = write_atomic_lines(dst, _format_lines(src, target))
         method = "dpo" if target == "preference" else "sft"
@@ -117,6 +125,10 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "sf
         target = "local"
     else:
         module = wire_module(target)
+        accepted = inspect.signature(module.write_wire_jsonl).parameters
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ConfigurationError(f"option(s) {', '.join(unknown)} do not apply to {to!r}")
         method = resolve_method(src, method)
         count = module.write_wire_jsonl(src, dst, method=method, **options)
         from ..registry import canonical_name
