@@ -234,3 +234,56 @@ def test_export_records_bad_files_name_file_and_line(tmp_path, name, content, li
     result = runner.invoke(app, ["export-records", str(src), "-o", str(out)])
     assert result.exit_code == 2 and f"{name}:{line}" in result.output
     assert "Traceback" not in result.output
+
+
+class _FakeEncoding:
+    """Stands in for a cached tiktoken encoding: one token per whitespace-separated word."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def encode(self, text: str, disallowed_special=()) -> list[int]:
+        return [0] * len(text.split())
+
+
+@pytest.fixture
+def fake_tiktoken(monkeypatch):
+    import sys
+    import types
+
+    asked: list[str] = []
+
+    def get_encoding(name: str) -> _FakeEncoding:
+        asked.append(name)
+        return _FakeEncoding(name)
+
+    monkeypatch.setitem(sys.modules, "tiktoken", types.SimpleNamespace(get_encoding=get_encoding))
+    return asked
+
+
+def test_tiktoken_counts_are_exact_and_labelled_when_the_encoding_is_cached(
+        fake_tiktoken, monkeypatch, tmp_path):
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    counter = get_counter("gpt-4o-mini-2024-07-18")
+    assert counter.exact and counter.name == "tiktoken o200k_base"
+    assert get_counter("ft:gpt-3.5-turbo:org::abc").name == "tiktoken cl100k_base"
+    data = write(tmp_path / "d.jsonl", [{"messages": [
+        {"role": "user", "content": "is this high"}, {"role": "assistant", "content": "no"}]}])
+    stats = compute_stats(data, base_model="gpt-4o-mini")
+    assert stats.tokens_exact and stats.tokenizer == "tiktoken o200k_base"
+    assert stats.tokens_total == (3 + 4) + (1 + 4)  # words + per-message overhead
+    result = runner.invoke(app, ["stats", str(data), "-m", "gpt-4o-mini"])
+    assert result.exit_code == 0 and "exact: tiktoken o200k_base" in result.output
+    assert "ESTIMATE" not in result.output
+
+
+def test_tiktoken_without_a_cache_is_never_asked_and_counts_are_an_estimate(
+        fake_tiktoken, monkeypatch, tmp_path):
+    monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
+    counter = get_counter("gpt-4o-mini")
+    assert isinstance(counter, EstimateCounter) and fake_tiktoken == []  # no download attempt
+    data = write(tmp_path / "d.jsonl", [{"prompt": "q", "completion": "a"}])
+    stats = json.loads(runner.invoke(app, ["stats", str(data), "-m", "gpt-4o-mini",
+                                           "--json"]).stdout)
+    assert stats["tokens"]["exact"] is False and "estimate" in stats["tokens"]["counter"]
