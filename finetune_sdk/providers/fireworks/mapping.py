@@ -13,6 +13,7 @@ from typing import Any
 
 from ...errors import DatasetError, redact
 from ...types import Job, JobFailure, JobSpec, JobStatus
+from .._wire import wire_parser
 
 __all__ = [
     "PROVIDER",
@@ -136,6 +137,7 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+@wire_parser(PROVIDER, "a Fireworks fine-tuning job")
 def job_from_wire(raw: dict[str, Any], *, client_ref: str | None = None) -> Job:
     """A ``SupervisedFineTuningJob`` as our Job (unknown state -> UNKNOWN, raw kept)."""
     state = raw.get("state")

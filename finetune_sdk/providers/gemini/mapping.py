@@ -21,6 +21,7 @@ from ...errors import (
 )
 from ...retry import parse_retry_after
 from ...types import Job, JobFailure, JobStatus, MetricPoint
+from .._wire import wire_parser
 
 __all__ = [
     "ADAPTER_SIZES",
@@ -96,6 +97,7 @@ def _raw(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+@wire_parser(PROVIDER, "a Vertex tuning job")
 def job_from_vertex(tj: Any) -> Job:
     """A google-genai ``TuningJob`` as our Job (raw state and payload kept)."""
     raw_state = _raw(tj.state)
@@ -150,6 +152,7 @@ def _supervised_stats(tj: Any) -> Any:
     return getattr(stats, "supervised_tuning_data_stats", None) if stats is not None else None
 
 
+@wire_parser(PROVIDER, "Vertex tuning metrics")
 def metrics_from_vertex(tj: Any) -> list[MetricPoint]:
     """What Vertex reports through the API: progress counters and the dataset statistics.
 
@@ -207,6 +210,15 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     if isinstance(exc, json.JSONDecodeError):  # google-genai parses every body as JSON
         return APIResponseValidationError(
             f"the Vertex API answered a body that is not JSON ({exc.msg})", provider=PROVIDER
+        )
+    import pydantic
+
+    if isinstance(exc, (pydantic.ValidationError, AttributeError, TypeError)):
+        # google-genai validates the body into its models (or calls .get on a non-object).
+        return APIResponseValidationError(
+            f"the Vertex API answered a body google-genai cannot read ({type(exc).__name__}:"
+            f" {' '.join(str(exc).split())[:200]})",
+            provider=PROVIDER,
         )
     try:
         from google.auth import exceptions as auth_errors

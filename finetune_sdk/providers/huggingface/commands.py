@@ -14,6 +14,7 @@ from typing import Any
 
 from ...errors import ConfigurationError
 from ...types import DatasetRef, JobSpec, MetricPoint
+from .._wire import wire_parser
 
 __all__ = [
     "DATA_DIR",
@@ -154,6 +155,7 @@ _DICT_LINE = re.compile(r"\{[^{}]*'(?:loss|eval_loss|train_loss)'[^{}]*\}")
 _JSON_LINE = re.compile(r"\{[^{}]*\"(?:loss|eval_loss|train_loss|valid_loss)\"[^{}]*\}")
 
 
+@wire_parser("huggingface", "HF job log metrics")
 def parse_metrics(lines: list[str]) -> list[MetricPoint]:
     """Loss lines from a training log (transformers' ``{'loss': ...}`` dicts, JSON lines).
 

@@ -21,6 +21,7 @@ from ...errors import (
 )
 from ...retry import parse_retry_after
 from ...types import Job, JobEvent, JobFailure, JobStatus
+from .._wire import wire_parser
 
 __all__ = [
     "CLIENT_REF_LABEL",
@@ -58,6 +59,7 @@ def _stage(info: Any) -> str | None:
     return None if stage is None else str(getattr(stage, "value", stage))
 
 
+@wire_parser(PROVIDER, "an HF job")
 def job_from_info(info: Any) -> Job:
     """A huggingface_hub ``JobInfo`` as our Job."""
     raw = _stage(info)
@@ -135,6 +137,7 @@ def fetch_page(url: str, params: list[tuple[str, str]], token: str) -> tuple[lis
 _LEVEL = re.compile(r"\b(ERROR|Traceback|CRITICAL|WARNING|WARN)\b")
 
 
+@wire_parser(PROVIDER, "an HF job log line")
 def event_from_line(job_id: str, number: int, line: str, secrets: Iterable[str | None]) -> JobEvent:
     """One log line as a JobEvent (level guessed from the text)."""
     found = _LEVEL.search(line)
@@ -173,6 +176,13 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     if isinstance(exc, json.JSONDecodeError):  # huggingface_hub parses bodies unchecked
         return APIResponseValidationError(
             f"the Hub answered a body that is not JSON ({exc.msg})", provider=PROVIDER
+        )
+    if isinstance(exc, (KeyError, TypeError, AttributeError)):
+        # huggingface_hub builds JobInfo(**body) without checking the body's shape.
+        return APIResponseValidationError(
+            f"the Hub answered a body huggingface_hub cannot read ({type(exc).__name__}:"
+            f" {' '.join(str(exc).split())[:200]})",
+            provider=PROVIDER,
         )
     if isinstance(exc, httpx2.TransportError):
         # RemoteProtocolError (the server dropped the connection) lands here as ambiguous.

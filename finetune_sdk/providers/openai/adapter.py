@@ -280,7 +280,7 @@ class OpenAIProvider(Provider):
         job = mapping.job_from_wire(raw.model_dump(mode="json"))
         if job.status is JobStatus.RUNNING:
             page = self._call(lambda: client.fine_tuning.jobs.list_events(job_id, limit=10))
-            events = [e.model_dump(mode="json") for e in page.data]
+            events = mapping.page_items(page)
             progress = mapping.progress_from_events(events)
             if progress is not None:
                 job = job.model_copy(update={"progress": progress})
@@ -291,7 +291,7 @@ class OpenAIProvider(Provider):
         after: str | None = None
         while True:
             page = self._call(lambda after=after: fetch(after))
-            items = [item.model_dump(mode="json") for item in page.data]
+            items = mapping.page_items(page)
             yield from items
             if not page.has_more or not items:
                 return

@@ -5,6 +5,7 @@ Pure functions over plain dicts (what the SDK objects dump to), so they are test
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from ...errors import APIError, redact, status_error
 from ...retry import parse_retry_after
 from ...types import Checkpoint, Job, JobEvent, JobFailure, JobSpec, JobStatus, MetricPoint
+from .._wire import wire_parser
 
 __all__ = [
     "CLIENT_REF_KEY",
@@ -23,6 +25,7 @@ __all__ = [
     "event_from_wire",
     "job_from_wire",
     "metric_points",
+    "page_items",
     "progress_from_events",
     "redacted_body",
     "translate_error",
@@ -88,6 +91,7 @@ def create_body(
     return body
 
 
+@wire_parser(PROVIDER, "an OpenAI fine-tuning job")
 def job_from_wire(raw: dict[str, Any]) -> Job:
     """A ``fine_tuning.job`` object as our Job (unknown status -> UNKNOWN, raw kept)."""
     status_raw = raw.get("status")
@@ -129,6 +133,24 @@ def job_from_wire(raw: dict[str, Any]) -> Job:
     )
 
 
+@wire_parser(PROVIDER, "a page of an OpenAI list")
+def page_items(page: Any) -> list[dict[str, Any]]:
+    """The items of an SDK list page as plain dicts (the SDK builds pages without checking)."""
+    data = page.data
+    if not isinstance(data, list):
+        raise TypeError(f"'data' is a {type(data).__name__}, not a list")
+    items = []
+    for item in data:
+        dumped = item
+        if hasattr(item, "model_dump"):
+            dumped = item.model_dump(mode="json", warnings=False)
+        if not isinstance(dumped, dict):
+            raise TypeError(f"a list item is a {type(dumped).__name__}, not an object")
+        items.append(dumped)
+    return items
+
+
+@wire_parser(PROVIDER, "OpenAI job events")
 def progress_from_events(newest_first: list[dict[str, Any]]) -> float | None:
     """``step / total_steps`` of the newest metrics event (OpenAI puts both in ``data``)."""
     for event in newest_first:
@@ -139,6 +161,7 @@ def progress_from_events(newest_first: list[dict[str, Any]]) -> float | None:
     return None
 
 
+@wire_parser(PROVIDER, "an OpenAI job event")
 def event_from_wire(job_id: str, raw: dict[str, Any]) -> JobEvent:
     """A ``fine_tuning.job.event`` as our JobEvent."""
     return JobEvent(
@@ -152,6 +175,7 @@ def event_from_wire(job_id: str, raw: dict[str, Any]) -> JobEvent:
     )
 
 
+@wire_parser(PROVIDER, "an OpenAI checkpoint")
 def checkpoint_from_wire(raw: dict[str, Any]) -> Checkpoint:
     """A ``fine_tuning.job.checkpoint`` as our Checkpoint (its model id is servable)."""
     metrics = {
@@ -172,6 +196,7 @@ def checkpoint_from_wire(raw: dict[str, Any]) -> Checkpoint:
 _KNOWN_METRICS = {"step", "train_loss", "valid_loss", "full_valid_loss", "learning_rate", "epoch"}
 
 
+@wire_parser(PROVIDER, "OpenAI metrics")
 def metric_points(
     events: Iterable[JobEvent], checkpoints: Iterable[Checkpoint] = ()
 ) -> list[MetricPoint]:
@@ -262,7 +287,9 @@ def _is_unparsed_body(exc: BaseException) -> bool:
 
     if isinstance(exc, json.JSONDecodeError):
         return True
-    return isinstance(exc, AttributeError) and str(exc).startswith("'str' object has no attribute")
+    return isinstance(exc, AttributeError) and bool(
+        re.match(r"'(str|list|dict|int|float|bool|NoneType)' object has no attribute", str(exc))
+    )
 
 
 def ensure_parsed(result: Any) -> Any:
@@ -273,6 +300,12 @@ def ensure_parsed(result: Any) -> Any:
 
         raise APIResponseValidationError(
             f"expected a JSON body, got {result[:80]!r}", provider=PROVIDER
+        )
+    if isinstance(result, (list, dict, int, float, bool)):  # JSON, but not an object
+        from ...errors import APIResponseValidationError
+
+        raise APIResponseValidationError(
+            f"expected a JSON object, got a {type(result).__name__}", provider=PROVIDER
         )
     return result
 
