@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from finetune_sdk import Client
 from finetune_sdk.errors import FinetuneError
 from finetune_sdk.ledger import Ledger
+from finetune_sdk.retry import RetryPolicy
 from finetune_sdk.types import JobSpec, JobStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning")
@@ -176,7 +177,7 @@ def test_hosted_adapter_never_leaks_the_key(vendor, request, monkeypatch, tmp_pa
 
 
 def test_fake_provider_never_leaks_the_key(debug_logs, tmp_path):
-    client = Client("fake", api_key=SECRET)
+    client = Client("fake", api_key=SECRET, retry=RetryPolicy(sleep=lambda s: None))
     job = client.jobs.run(base_model="base", training_file=write_train(tmp_path / "t.jsonl"),
                           poll_interval=0, progress=False)
     seen = [client, client.provider, vars(client.provider), job, client.models.resolve(job)]
@@ -222,7 +223,8 @@ def test_cli_never_prints_the_key(vendor, httpx2_mock, monkeypatch, tmp_path, de
     rig.mock.mount(httpx2_mock)  # every httpx2 client the CLI builds answers from the mock
     for name, value in CLI_ENV[vendor](rig, sentinel).items():
         monkeypatch.setenv(name, value)
-    client = Client(vendor)  # from the environment, like the CLI
+    fast = {"openai": {"file_poll_interval": 0}, "fireworks": {"dataset_poll_interval": 0}}
+    client = Client(vendor, **fast.get(vendor, {}))  # the rest from the environment, like the CLI
     ref = client.datasets.upload(write_train(tmp_path / "train.jsonl"))
     job = client.jobs.create(JobSpec(base_model=rig.base_model, training_file=ref))
 
