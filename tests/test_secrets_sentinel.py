@@ -171,7 +171,11 @@ def test_hosted_adapter_never_leaks_the_key(vendor, request, monkeypatch, tmp_pa
     for error in errors:
         assert_clean_exception(error, sentinel)
     assert_clean(seen, sentinel)
-    assert debug_logs.records, "nothing was logged: the log check would prove nothing"
+    # The log check proves something only if the chatty loggers were captured.
+    names = {record.name for record in debug_logs.records}
+    assert "httpx2" in names, names
+    if vendor == "openai":
+        assert any(name.startswith("openai") for name in names), names
     assert_clean_logs(debug_logs, sentinel)
     assert_clean_home(sentinel)
 
