@@ -71,16 +71,20 @@ class Rig:
         return dict(token=SECRET, namespace=mock.namespace,
                     endpoint=mock.base_url if local else url)
 
-    def provider(self, url: str | None = None, *, retry: RetryPolicy | None = None) -> Any:
-        """The adapter; in-process transport unless ``url`` (a loopback server) is given."""
-        from finetune_sdk.registry import create_provider
-
+    def wired_kwargs(self, url: str | None = None) -> dict[str, Any]:
+        """``kwargs`` plus the in-process HTTP client when no ``url`` is given."""
         kwargs = self.kwargs(url)
         if url is None and self.vendor != "huggingface":  # huggingface rides httpx2_mock
             # Late-bound so faults that wrap ``mock.handle`` (after_processing) apply.
             transport = httpx2.MockTransport(lambda request: self.mock.handle(request))
             kwargs["http_client"] = httpx2.Client(transport=transport)
-        return create_provider(self.vendor, retry=retry or self.policy(), **kwargs)
+        return kwargs
+
+    def provider(self, url: str | None = None, *, retry: RetryPolicy | None = None) -> Any:
+        """The adapter; in-process transport unless ``url`` (a loopback server) is given."""
+        from finetune_sdk.registry import create_provider
+
+        return create_provider(self.vendor, retry=retry or self.policy(), **self.wired_kwargs(url))
 
     def empty_page_response(self, request: httpx2.Request) -> httpx2.Response:
         """An empty page whose "next" is the first page again."""

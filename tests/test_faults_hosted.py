@@ -184,6 +184,21 @@ def test_5xx_storm_on_create_gives_up_with_the_intent_kept(rig, client, spec):
     assert_intent_kept(rig, client, spec)
 
 
+def test_wait_gives_up_on_an_outage_and_a_new_client_resumes(rig, client, spec):
+    job = started(rig, client, spec)
+    rig.mock.advance(job.id, JobStatus.RUNNING)
+    rig.mock.fail_next(503, match=r"^GET ", times=200)  # the vendor is down mid-wait
+    with pytest.raises(InternalServerError):
+        client.jobs.wait(job.id, poll_interval=0, progress=False)
+    assert client.ledger.get(spec.client_ref).job_id == job.id
+    rig.mock.faults.clear()
+    rig.mock.advance(job.id, JobStatus.SUCCEEDED)
+    with Client.for_job(job.id, retry=rig.policy(), **rig.wired_kwargs()) as again:
+        final = again.jobs.wait(job.id, poll_interval=0, progress=False)
+    assert final.status is JobStatus.SUCCEEDED and rig.mock.job_count() == 1
+    assert client.ledger.get(spec.client_ref).status == "succeeded"
+
+
 # -- malformed JSON body ----------------------------------------------------------------------
 def test_malformed_body_on_a_read_is_a_response_validation_error(rig, client, spec):
     job = started(rig, client, spec)

@@ -25,7 +25,7 @@ from faults_support import (
 from typer.testing import CliRunner
 
 from finetune_sdk import Client
-from finetune_sdk.errors import APIResponseValidationError
+from finetune_sdk.errors import APIConnectionError, APIResponseValidationError, APITimeoutError
 from finetune_sdk.ledger import Ledger
 from finetune_sdk.types import JobSpec, JobStatus
 
@@ -88,6 +88,29 @@ def assert_one_job_one_row(rig, spec, job):
 def test_connection_dropped_after_the_create_arrived(rig, served, spec):
     rig.mock.fail_next(timeout=True, after_processing=True, match=rig.create)
     with fresh_client(rig, served) as client:
+        job = client.jobs.create(spec)
+    assert_one_job_one_row(rig, spec, job)
+
+
+def test_connection_refused_before_send_then_a_rerun_creates_once(rig, served, tmp_path):
+    """Nothing listens on the port: the create surely never arrived; the intent is kept."""
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago and is closed now
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    uploader = rig.provider(served)
+    ref = uploader.upload_dataset(write_train(tmp_path / "train.jsonl"))
+    uploader.close()
+    spec = JobSpec(base_model=rig.base_model, training_file=ref)
+    rig.sleeps.clear()
+    with fresh_client(rig, dead) as client, pytest.raises(APIConnectionError) as info:
+        client.jobs.create(spec)
+    assert not isinstance(info.value, APITimeoutError) and rig.creates() == 0
+    assert len(rig.sleeps) >= rig.policy().max_attempts - 1  # retried: it was safe to
+    row = Ledger().get(spec.client_ref)
+    assert row is not None and row.job_id is None
+    with fresh_client(rig, served) as client:  # the network is back: run the intent again
         job = client.jobs.create(spec)
     assert_one_job_one_row(rig, spec, job)
 
