@@ -28,12 +28,15 @@ from typing import Any
 
 from .types import CostEstimate, DatasetRef, Job, JobSpec
 
-__all__ = ["CONVERTER_VERSION", "MANIFEST_SCHEMA", "build_manifest", "package_versions",
-           "write_manifest"]
+__all__ = ["CONVERTER_VERSION", "MANIFEST_SCHEMA", "build_manifest", "estimate_for_job",
+           "package_versions", "write_manifest"]
 
 MANIFEST_SCHEMA = "finetune_sdk.manifest/1"
 CONVERTER_VERSION = "finetune_sdk.data.convert/1"
 """Bump when converted wire files change for the same input (it is part of lineage)."""
+
+_EPOCH_KEYS = ("epochs", "n_epochs", "epoch_count", "epochCount")
+"""How each vendor names the epochs a job ran (local/Fireworks, OpenAI, Vertex)."""
 
 _PACKAGES = ("finetune-sdk", "pydantic", "httpx2", "openai", "google-genai",
              "google-cloud-storage", "huggingface_hub", "torch", "transformers", "peft",
@@ -106,6 +109,44 @@ def _eval_section(report: Any) -> dict[str, Any] | None:
     if hasattr(report, "summary"):
         return report.summary()
     return dict(report)
+
+
+def _resolved_epochs(job: Job) -> int | None:
+    for key in _EPOCH_KEYS:
+        value = job.hyperparameters.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        if isinstance(value, str) and value.isdigit() and int(value) >= 1:
+            return int(value)
+    return None  # "auto" or not reported
+
+
+def estimate_for_job(job: Job, spec: JobSpec,
+                     dataset_paths: Iterable[str | Path] = ()) -> CostEstimate:
+    """The cost estimate of a finished job, as close to what it really ran as we can know.
+
+    Epochs: the spec's, else the epochs the job reports it ran (vendors resolve "auto"). Tokens:
+    counted from the local provider's stored copy, or from a file among ``dataset_paths`` whose
+    SHA-256 matches the uploaded training file, instead of guessing from its byte size.
+    """
+    from .cost import estimate
+    from .data._lines import file_sha256
+
+    source: Any = spec.training_file
+    digest = (source.sha256 or source.provider_details.get("sha256")
+              if isinstance(source, DatasetRef) else None)
+    if isinstance(source, DatasetRef) and source.provider == "local" and source.uri and \
+            Path(source.uri).is_file():
+        source = Path(source.uri)  # the local provider's stored copy is on this machine
+    elif digest:
+        for path in dataset_paths:
+            file = Path(path)
+            if file.is_file() and file_sha256(file) == digest:
+                source = file
+                break
+    epochs = spec.hyperparameters.epochs or _resolved_epochs(job)
+    return estimate(spec.model_copy(update={"training_file": source}), job.provider,
+                    epochs=epochs)
 
 
 def build_manifest(job: Job, *, spec: JobSpec | None = None,

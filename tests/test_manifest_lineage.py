@@ -113,3 +113,71 @@ def test_manifest_cli_for_a_ledger_job(finished, tmp_path):
     # the spec came back from the ledger: requested hyperparameters and a cost estimate
     assert data["hyperparameters"]["requested"] == {"epochs": 2, "learning_rate": 1e-4}
     assert data["cost"]["estimate"]["epochs"] == 2
+
+
+def test_estimate_for_job_uses_resolved_epochs_and_the_matching_local_file(tmp_path):
+    from finetune_sdk.manifest import estimate_for_job
+    from finetune_sdk.types import DatasetRef
+
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(SAMPLE.read_text().splitlines()[:10]) + "\n")
+    other = tmp_path / "other.jsonl"
+    other.write_text(SAMPLE.read_text().splitlines()[50] + "\n")
+    digest = hashlib.sha256(train.read_bytes()).hexdigest()
+    ref = DatasetRef(id="file-abc", provider="openai", bytes=train.stat().st_size,
+                     sha256=digest)
+    spec = JobSpec(base_model="gpt-4o-mini", training_file=ref)
+    job = Job(id="ftjob-1", provider="openai", status=JobStatus.SUCCEEDED,
+              base_model="gpt-4o-mini", hyperparameters={"n_epochs": 4, "batch_size": "auto"})
+    exact = cost.estimate(train, "openai", "gpt-4o-mini", epochs=4)
+    est = estimate_for_job(job, spec, [other, train])
+    assert (est.tokens, est.epochs, est.billed_tokens) == (exact.tokens, 4, exact.tokens * 4)
+    assert not any("already uploaded" in note for note in est.assumptions)
+    # No local copy: the size-based guess, said to be one; "auto" epochs: the default, said too.
+    vertex = job.model_copy(update={"hyperparameters": {"epoch_count": "auto"}})
+    guess = estimate_for_job(vertex, spec, [other])
+    assert guess.tokens == -(-ref.bytes // 4) and guess.epochs == cost.DEFAULT_EPOCHS
+    assert any("already uploaded" in n for n in guess.assumptions)
+    assert any("epochs not set" in n for n in guess.assumptions)
+    # Local DatasetRefs keep the hash in provider_details; the spec's own epochs win.
+    local_ref = DatasetRef(id="file-local-1", provider="local", bytes=ref.bytes,
+                           provider_details={"sha256": digest})
+    local_spec = JobSpec(base_model="tiny", training_file=local_ref,
+                         hyperparameters=Hyperparameters(epochs=2))
+    local_job = Job(id="ftjob-local-1", provider="local", status=JobStatus.SUCCEEDED,
+                    hyperparameters={"epochs": 5})
+    local = estimate_for_job(local_job, local_spec, [train])
+    assert (local.tokens, local.epochs) == (exact.tokens, 2)
+
+
+def test_manifest_cli_refuses_a_file_that_is_not_an_eval_report(finished, tmp_path):
+    from typer.testing import CliRunner
+
+    from finetune_sdk.cli import _register_commands
+    from finetune_sdk.cli.app import app
+
+    _register_commands()
+    _client, _spec, job, _train, _heldout = finished
+    runner = CliRunner()
+    for name, text in (("broken.json", "{not json"), ("other.json", '{"a": 1}')):
+        (tmp_path / name).write_text(text)
+        result = runner.invoke(app, ["manifest", job.id, "--eval", str(tmp_path / name),
+                                     "--out", str(tmp_path / "m.json")])
+        assert result.exit_code == 2 and name in result.output
+        assert "Traceback" not in result.output and not (tmp_path / "m.json").exists()
+
+
+def test_estimate_for_a_local_job_counts_the_stored_copy(tmp_path):
+    from finetune_sdk.manifest import estimate_for_job
+    from finetune_sdk.types import DatasetRef
+
+    stored = tmp_path / "store" / "abc-train.jsonl"
+    stored.parent.mkdir()
+    stored.write_text("\n".join(SAMPLE.read_text().splitlines()[:5]) + "\n")
+    ref = DatasetRef(id="file-local-abc", provider="local", uri=str(stored),
+                     bytes=stored.stat().st_size)
+    job = Job(id="ftjob-local-1", provider="local", status=JobStatus.SUCCEEDED,
+              hyperparameters={"epochs": 2})
+    est = estimate_for_job(job, JobSpec(base_model="tiny", training_file=ref))
+    assert est.tokens == cost.estimate(stored, "local", "tiny", epochs=2).tokens
+    assert est.epochs == 2 and not any("already uploaded" in n for n in est.assumptions)

@@ -15,6 +15,14 @@ ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Provi
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:,.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.0f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
 def _usd(value: float) -> str:
     return "unknown" if math.isnan(value) else f"${value:,.2f}"
 
@@ -51,8 +59,8 @@ def estimate_command(
                 ("cost (USD)", "unknown (see below)" if math.isnan(est.usd_high)
                  else f"{_usd(est.usd_low)} - {_usd(est.usd_high)}")]
         if est.duration_s_low is not None and est.duration_s_high is not None:
-            rows.append(("duration", f"{est.duration_s_low / 60:,.0f}-"
-                                     f"{est.duration_s_high / 60:,.0f} min"))
+            rows.append(("duration", f"{_duration(est.duration_s_low)} -"
+                                     f" {_duration(est.duration_s_high)}"))
         rows.append(("price source", f"{est.price_source} ({est.price_date or 'undated'})"))
         for key, value in rows:
             table.add_row(f"[bold]{key}[/]", value)
@@ -178,9 +186,8 @@ def manifest_command(
     import json
 
     from ..client import Client
-    from ..cost import estimate
     from ..errors import FinetuneError
-    from ..manifest import build_manifest, write_manifest
+    from ..manifest import build_manifest, estimate_for_job, write_manifest
     from ..types import JobSpec
 
     client = Client(provider) if provider else Client.for_job(job_id)
@@ -194,14 +201,19 @@ def manifest_command(
     est = None
     if spec is not None:
         try:
-            est = estimate(spec, job.provider)
+            est = estimate_for_job(job, spec, data or ())
         except FinetuneError:
             est = None
     summary = None
     if eval_report is not None:
         file = eval_report / "report.json" if eval_report.is_dir() else eval_report
-        summary = {k: v for k, v in json.loads(file.read_text(encoding="utf-8")).items()
-                   if k != "rows"}
+        try:
+            loaded = json.loads(file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            fail(f"{file}: not a report.json from `finetune eval` ({exc})")
+        if not isinstance(loaded, dict) or "aggregates" not in loaded:
+            fail(f"{file}: not a report.json from `finetune eval` (no 'aggregates')")
+        summary = {k: v for k, v in loaded.items() if k != "rows"}
     manifest = build_manifest(job, spec=spec, dataset_paths=data or (), estimate=est,
                               eval_report=summary, split_seed=split_seed)
     console.print(f"wrote {write_manifest(out, manifest)}", highlight=False)
