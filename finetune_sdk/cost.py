@@ -202,10 +202,24 @@ def _dataset_tokens(source: Any, base_model: str, notes: list[str]) -> tuple[int
     return tokens, exact
 
 
+def _provider_name(provider: str) -> str:
+    """The registered name for a provider or alias (``vertex`` -> ``gemini``); a name that is
+    not registered is accepted only when the price table has rows for it (a user's own)."""
+    from .registry import canonical_name
+
+    try:
+        return canonical_name(provider)
+    except ConfigurationError:
+        if any(p.provider == provider for layer in _layers() for p in layer):
+            return provider
+        raise
+
+
 def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path, provider: str,
              base_model: str | None = None, epochs: int | None = None) -> CostEstimate:
     """Estimate tokens, billed tokens, USD (low/high) and duration for one training job."""
     notes: list[str] = []
+    provider = _provider_name(provider)
     if isinstance(spec_or_dataset, JobSpec):
         spec = spec_or_dataset
         base_model = base_model or spec.base_model

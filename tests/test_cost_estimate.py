@@ -154,9 +154,37 @@ def test_client_refuses_before_upload(tmp_path):
 
 
 def test_local_default_is_free_with_unknown_duration(tmp_path):
-    est = cost.estimate(_dataset(tmp_path), "local", "tiny", epochs=1)
+    est = cost.estimate(_dataset(tmp_path), "local", "org/some-model", epochs=1)
     assert est.usd_low == est.usd_high == 0.0
     assert est.duration_s_high is None
     assert any("throughput" in a for a in est.assumptions)
-    spec = JobSpec(base_model="tiny", training_file=_dataset(tmp_path), max_usd=1)
+    spec = JobSpec(base_model="org/some-model", training_file=_dataset(tmp_path), max_usd=1)
     assert cost.enforce_budget(spec, "local", None).usd_high == 0.0
+
+
+def test_local_tiny_duration_from_the_measured_throughput(tmp_path):
+    est = cost.estimate(_dataset(tmp_path), "local", "tiny", epochs=2)
+    price = cost.find_price("local", "tiny")
+    assert price.model == "tiny" and price.tokens_per_s == (2000.0, 4600.0)
+    estimated = any(a.startswith("token count is an estimate") for a in est.assumptions)
+    spread = 0.25 if estimated else 0.0  # exact when the tiny model's tokenizer is built
+    assert est.duration_s_low == pytest.approx(est.billed_tokens * (1 - spread) / 4600)
+    assert est.duration_s_high == pytest.approx(est.billed_tokens * (1 + spread) / 2000)
+    assert est.usd_low == est.usd_high == 0.0 and "measured" in est.price_source
+
+
+def test_provider_aliases_and_unknown_providers(tmp_path):
+    from finetune_sdk.errors import ConfigurationError
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "q", "completion": "a"}\n')
+    est = cost.estimate(data, "vertex", "gemini-2.5-flash", epochs=1)
+    assert est.provider == "gemini" and est.price_source.startswith("unknown: reference")
+    assert cost.estimate(data, "HF", "org/model", epochs=1).provider == "huggingface"
+    with pytest.raises(ConfigurationError, match="unknown provider 'opneai'.*'openai'"):
+        cost.estimate(data, "opneai", "gpt-4o-mini")
+    cost.register_price("acme", "*", usd=2.0)  # a third-party provider priced by the user
+    try:
+        assert cost.estimate(data, "acme", "m", epochs=1).usd_high > 0
+    finally:
+        cost.clear_registered_prices()

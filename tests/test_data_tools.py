@@ -287,3 +287,18 @@ def test_tiktoken_without_a_cache_is_never_asked_and_counts_are_an_estimate(
     stats = json.loads(runner.invoke(app, ["stats", str(data), "-m", "gpt-4o-mini",
                                            "--json"]).stdout)
     assert stats["tokens"]["exact"] is False and "estimate" in stats["tokens"]["counter"]
+
+
+def test_tiny_model_counts_with_its_own_tokenizer_once_built(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from finetune_sdk.local.tiny import build_tiny_model, tiny_model_dir
+
+    monkeypatch.setenv("FINETUNE_SDK_HOME", str(tmp_path / "home"))
+    assert isinstance(get_counter("tiny"), EstimateCounter)  # not built: never built for a count
+    assert not tiny_model_dir().exists()
+    build_tiny_model(tiny_model_dir())
+    counter = get_counter("tiny")
+    assert counter.exact and str(tiny_model_dir()) in counter.name
+    data = SAMPLES / "health_chats.jsonl"
+    stats = compute_stats(data, base_model="tiny")
+    assert stats.tokens_exact and stats.tokens_total != compute_stats(data).tokens_total

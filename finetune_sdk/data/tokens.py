@@ -2,7 +2,8 @@
 
 :func:`get_counter` picks, in order: an explicit local tokenizer (``tokenizer.json`` file or a
 folder holding one, e.g. a local model or ``local:`` output), a Hugging Face tokenizer already in
-the local cache for ``base_model`` (never downloaded), tiktoken for OpenAI models when tiktoken is
+the local cache for ``base_model`` (never downloaded; ``tiny`` = the embedded tiny model once
+built), tiktoken for OpenAI models when tiktoken is
 installed and its encoding is cached, and otherwise the **estimate**: ``ceil(characters / 4)`` per
 text plus 4 tokens of chat-format overhead per message. Every count says whether it is exact.
 """
@@ -85,6 +86,14 @@ def _cached_hf_tokenizer(base_model: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
+def _tiny_tokenizer() -> Path | None:
+    """The embedded tiny model's tokenizer, once it has been built (never built here)."""
+    from ..local.tiny import tiny_model_dir  # stdlib-only module: no torch import
+
+    folder = tiny_model_dir()
+    return folder if (folder / "tokenizer.json").is_file() else None
+
+
 def _tiktoken(base_model: str) -> TokenCounter | None:
     try:
         import tiktoken  # type: ignore[import-not-found]
@@ -110,7 +119,7 @@ def get_counter(base_model: str | None = None, tokenizer: str | Path | None = No
             if counter is not None:
                 return counter
         else:
-            path = _cached_hf_tokenizer(model)
+            path = _tiny_tokenizer() if model == "tiny" else _cached_hf_tokenizer(model)
             if path is not None and (path.is_file() or (path / "tokenizer.json").is_file()):
                 try:
                     return HFTokenizerCounter(path)
