@@ -66,9 +66,13 @@ def _extra_cli(kwargs: dict) -> list[str]:
         else []
 
 
-@pytest.mark.parametrize("provider", ["openai", "fireworks", "gemini", "huggingface", "local"])
-@pytest.mark.parametrize("name", ["health_chats.jsonl", "therapy_support.jsonl",
-                                  "menstrual_health.jsonl", "preferences.jsonl"])
+@pytest.mark.parametrize("name, provider", [
+    (name, provider)
+    for provider in ("openai", "fireworks", "gemini", "huggingface", "local")
+    for name in ("health_chats.jsonl", "therapy_support.jsonl", "menstrual_health.jsonl",
+                 "preferences.jsonl")
+    # Fireworks and local train SFT only: test_rule_pack_methods_match_the_adapters.
+    if not (name == "preferences.jsonl" and provider in ("fireworks", "local"))])
 def test_bundled_samples_pass_every_provider(name, provider):
     report = validate_file(SAMPLES / name, provider=provider)
     assert report.ok, [str(f) for f in report.findings]
@@ -291,3 +295,30 @@ def test_every_finding_code_is_documented():
     for code, (severity, _fixable, _text) in CODES.items():
         assert f"`{code}`" in doc, code
         assert severity in ("error", "warning", "info")
+
+
+def test_local_rules_match_what_the_local_trainer_does(tmp_path):
+    """SFT only, no per-message weight, and the trainer's default 2048-token cut is a warning."""
+    from finetune_sdk.data.validate import rules_for
+
+    pref = validate_file(SAMPLES / "preferences.jsonl", provider="local")
+    assert "method_unsupported" in {f.code for f in pref.errors}
+    weighted = tmp_path / "w.jsonl"
+    weighted.write_text(json.dumps({"messages": [
+        {"role": "user", "content": "Q"},
+        {"role": "assistant", "content": "A", "weight": 0}]}) + "\n")
+    codes = {f.code: f.severity for f in validate_file(weighted, provider="local").findings}
+    assert codes["weight_unsupported"] == "warning"
+    assert rules_for("local").max_tokens("tiny") == 2048
+    assert validate_file(SAMPLES / "health_chats.jsonl", provider="local").ok
+
+
+@pytest.mark.parametrize("provider", ["openai", "fireworks", "gemini", "huggingface", "local"])
+def test_rule_pack_methods_match_the_adapters(provider):
+    """Validation must not pass data that the provider's preflight then refuses."""
+    from finetune_sdk.data.validate import rules_for
+    from finetune_sdk.registry import get_provider_class
+
+    assert rules_for(provider).methods == get_provider_class(provider).capabilities.methods
+    report = validate_file(SAMPLES / "preferences.jsonl", provider=provider)
+    assert report.ok == ("dpo" in rules_for(provider).methods)

@@ -53,13 +53,14 @@ class RulePack:
 LOCAL_RULES = RulePack(
     provider="local",
     min_examples=1,
+    default_max_tokens=2048,  # TrainConfig.max_seq_length's default; longer examples are cut
     allowed_roles=frozenset({"system", "user", "assistant"}),
     supports_system=True,
     supports_tool_calls=False,
-    supports_weights=True,
+    supports_weights=False,  # the trainer learns every assistant turn: a weight would be ignored
     must_alternate=False,
-    methods=frozenset({"sft", "dpo"}),
+    methods=frozenset({"sft"}),  # the local provider trains SFT only (its Capabilities)
     token_limit_is_error=False,
-    notes=("Local trainer: canonical chat JSONL; examples longer than max_seq_length are"
-           " truncated (warning).",),
+    notes=("Local trainer: canonical chat JSONL, SFT only; examples longer than max_seq_length"
+           " (default 2048) are truncated (warning); per-message weight is not honoured.",),
 )

@@ -29,8 +29,9 @@ RULES = RulePack(
     supports_tool_calls=True,
     supports_weights=False,  # per-message weight is uncertain in the docs
     must_alternate=False,
-    methods=frozenset({"sft", "dpo"}),
-    notes=("Minimum 3, maximum 3,000,000 examples; .jsonl only.",),
+    methods=frozenset({"sft"}),  # the adapter runs supervisedFineTuningJobs only
+    notes=("Minimum 3, maximum 3,000,000 examples; .jsonl only.",
+           "DPO lines can be written (convert) but the adapter does not launch DPO jobs."),
 )
 
 
