@@ -302,3 +302,17 @@ def test_tiny_model_counts_with_its_own_tokenizer_once_built(tmp_path, monkeypat
     data = SAMPLES / "health_chats.jsonl"
     stats = compute_stats(data, base_model="tiny")
     assert stats.tokens_exact and stats.tokens_total != compute_stats(data).tokens_total
+
+
+def test_bad_tokenizer_path_is_a_clear_error(tmp_path):
+    broken = tmp_path / "tokenizer.json"
+    broken.write_text("{}")
+    for path, message in ((tmp_path / "none", "no tokenizer at"),
+                          (broken, "not a tokenizers tokenizer.json")):
+        with pytest.raises(ConfigurationError, match=message):
+            get_counter(tokenizer=path)
+        for command in (["stats"], ["validate", "-p", "openai"]):
+            result = runner.invoke(app, [*command, str(SAMPLES / "health_chats.jsonl"),
+                                         "--tokenizer", str(path)])
+            assert result.exit_code == 2 and message in result.output
+            assert "Traceback" not in result.output

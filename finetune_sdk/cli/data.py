@@ -24,7 +24,7 @@ BaseModelOpt = Annotated[str | None, typer.Option(
 TokenizerOpt = Annotated[Path | None, typer.Option(
     "--tokenizer", help="A local tokenizer.json (or folder) for exact token counts.")]
 SeqOpt = Annotated[int | None, typer.Option(
-    "--max-seq-length", help="Token limit per example (overrides the model's).")]
+    "--max-seq-length", min=1, help="Token limit per example (overrides the model's).")]
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 

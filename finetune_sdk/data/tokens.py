@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import ConfigurationError
 from .formats import message_text
 
 __all__ = ["CHARS_PER_TOKEN", "EstimateCounter", "HFTokenizerCounter", "TokenCounter",
@@ -54,7 +55,13 @@ class HFTokenizerCounter:
 
         path = Path(path)
         file = path / "tokenizer.json" if path.is_dir() else path
-        self._tokenizer = Tokenizer.from_file(str(file))
+        if not file.is_file():
+            raise ConfigurationError(f"no tokenizer at {file} (expected a tokenizer.json file or"
+                                     " a folder holding one)")
+        try:
+            self._tokenizer = Tokenizer.from_file(str(file))
+        except Exception as exc:  # the Rust side raises a bare Exception with its reason
+            raise ConfigurationError(f"{file} is not a tokenizers tokenizer.json ({exc})") from None
         self.name = f"tokenizer {file}"
 
     def count(self, text: str) -> int:
