@@ -316,3 +316,34 @@ def test_bad_tokenizer_path_is_a_clear_error(tmp_path):
                                          "--tokenizer", str(path)])
             assert result.exit_code == 2 and message in result.output
             assert "Traceback" not in result.output
+
+
+def _word_tokenizer(path: Path) -> Path:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(["a b c"], trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tok.save(str(path))
+    return path
+
+
+def test_base_model_tokenizer_from_the_hf_cache_or_a_model_folder(tmp_path, monkeypatch):
+    """Exact counts for HF/local base models without any download: the Hub cache layout
+    (refs/main -> snapshots/<rev>/tokenizer.json), or a model folder given as the base model."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--acme--coach-1b"
+    _word_tokenizer(repo / "snapshots" / "rev1" / "tokenizer.json")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("rev1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    counter = get_counter("acme/coach-1b")
+    assert counter.exact and "rev1" in counter.name and counter.count("a b c d") == 4
+    assert isinstance(get_counter("acme/not-cached"), EstimateCounter)
+    folder = tmp_path / "my-model"
+    _word_tokenizer(folder / "tokenizer.json")
+    assert get_counter(str(folder)).exact
+    assert get_counter(f"local:{folder}").exact
