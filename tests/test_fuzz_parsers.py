@@ -23,7 +23,6 @@ from finetune_sdk.types import Job, JobEvent, MetricPoint
 pytestmark = [
     pytest.mark.faults,
     pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning"),
-    pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning"),
 ]
 
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True,

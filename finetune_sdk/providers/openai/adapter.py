@@ -271,13 +271,13 @@ class OpenAIProvider(Provider):
         job = self._call(
             lambda: client.fine_tuning.jobs.create(**kwargs, extra_body=extra or None), retry=False
         )
-        return mapping.job_from_wire(job.model_dump(mode="json"))
+        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
 
     def get_job(self, job_id: str) -> Job:
         """The job; while it runs, ``progress`` comes from its newest metrics event."""
         client = self._client()
         raw = self._call(lambda: client.fine_tuning.jobs.retrieve(job_id))
-        job = mapping.job_from_wire(raw.model_dump(mode="json"))
+        job = mapping.job_from_wire(raw.model_dump(mode="json", warnings=False))
         if job.status is JobStatus.RUNNING:
             page = self._call(lambda: client.fine_tuning.jobs.list_events(job_id, limit=10))
             events = mapping.page_items(page)
@@ -326,17 +326,17 @@ class OpenAIProvider(Provider):
     def cancel_job(self, job_id: str) -> Job:
         client = self._client()
         job = self._call(lambda: client.fine_tuning.jobs.cancel(job_id))
-        return mapping.job_from_wire(job.model_dump(mode="json"))
+        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
 
     def pause_job(self, job_id: str) -> Job:
         client = self._client()
         job = self._call(lambda: client.fine_tuning.jobs.pause(job_id))
-        return mapping.job_from_wire(job.model_dump(mode="json"))
+        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
 
     def resume_job(self, job_id: str) -> Job:
         client = self._client()
         job = self._call(lambda: client.fine_tuning.jobs.resume(job_id))
-        return mapping.job_from_wire(job.model_dump(mode="json"))
+        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
 
     def list_events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
         """Oldest first (OpenAI pages newest first); ``limit`` keeps the most recent ones."""
