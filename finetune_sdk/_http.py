@@ -18,6 +18,7 @@ from .errors import (
     APIResponseValidationError,
     APITimeoutError,
     redact,
+    redact_body,
     status_error,
 )
 from .retry import parse_retry_after
@@ -80,8 +81,10 @@ def raise_for_response(
         body: Any = response.json()
     except (ValueError, UnicodeDecodeError):
         body = response.text
+    secrets = list(secrets)
     message, code = parse_error(body)
     message = redact(message or response.reason_phrase or "error", secrets)
+    body = redact_body(body, secrets)  # kept on the exception: it may quote the key back
     raise status_error(
         response.status_code,
         message,

@@ -67,6 +67,7 @@ __all__ = [
     "UnsupportedFeatureError",
     "WaitTimeoutError",
     "redact",
+    "redact_body",
     "status_error",
 ]
 
@@ -287,6 +288,18 @@ class LocalTrainerError(FinetuneError):
 
 
 _BEARER = re.compile(r"(?i)(bearer\s+|api[_-]?key[=:\s\"']+|token[=:\s\"']+)[A-Za-z0-9._\-]{8,}")
+
+
+def redact_body(body: Any, secrets: Iterable[str | None] = ()) -> Any:
+    """A vendor response body with secrets masked (some APIs quote the caller's key back)."""
+    import json
+
+    if isinstance(body, str):
+        return redact(body, secrets)
+    try:
+        return json.loads(redact(json.dumps(body), list(secrets)))
+    except (TypeError, ValueError):
+        return None
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:

@@ -10,7 +10,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import APIStatusError, APITimeoutError, WaitTimeoutError
+from .errors import (
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    WaitTimeoutError,
+)
 from .types import Job, JobSpec
 
 if TYPE_CHECKING:
@@ -25,6 +30,8 @@ MAX_POLL_INTERVAL = 60.0
 def _is_ambiguous(exc: BaseException) -> bool:
     """True when the create may have reached the server although we got no answer."""
     if isinstance(exc, APITimeoutError):
+        return True
+    if isinstance(exc, APIResponseValidationError):  # a garbled 2xx: the job may exist
         return True
     return isinstance(exc, APIStatusError) and (exc.status_code >= 500 or exc.status_code == 408)
 

@@ -39,6 +39,15 @@ def test_timeout_after_processing_finds_the_job_instead_of_resending(fake) -> No
     assert job.client_ref == spec.client_ref
 
 
+def test_garbled_answer_after_processing_finds_the_job_instead_of_resending(fake) -> None:
+    """A 2xx we cannot parse (a proxy's HTML page) may hide a created job: look it up."""
+    fake.control.fail_next(malformed=True, after_processing=True, match="^POST /jobs$")
+    spec = _spec()
+    job = create_job(fake, spec)
+    assert fake.control.job_count() == 1
+    assert job.client_ref == spec.client_ref
+
+
 def test_5xx_before_processing_looks_up_then_resends_once(fake, sleeps) -> None:
     fake.control.fail_next(500, match="^POST /jobs$")
     create_job(fake, _spec())
