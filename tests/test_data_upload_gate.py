@@ -109,3 +109,10 @@ def test_unmarked_source_writes_no_marker(data, tmp_path):
     out = tmp_path / "o.jsonl"
     convert_file(data, out, to="fireworks")
     assert read_marker(out) == {}
+
+
+def test_convert_into_a_temporary_file_can_skip_the_mark(data, tmp_path):
+    mark_sensitive(data)
+    tmp = tmp_path / ".incoming.jsonl"
+    convert_file(data, tmp, to="local", carry_mark=False)
+    assert read_marker(tmp) == {} and not list(tmp_path.glob(".incoming*.finetune.json"))

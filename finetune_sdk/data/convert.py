@@ -100,11 +100,14 @@ def _format_lines(src: str | Path, fmt: str) -> Iterator[str]:
 
 
 def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "auto",
-                 **options: Any) -> ConversionReport:
+                 carry_mark: bool = True, **options: Any) -> ConversionReport:
     """Convert ``src`` to ``to`` (a provider, ``local`` or a format name) and write ``dst``.
 
     ``method``: ``auto`` (the default, like ``finetune convert``) picks ``dpo`` for a preference
     file and ``sft`` otherwise; ``sft``/``dpo`` insist and name the first line that does not fit.
+    ``carry_mark``: give ``dst`` the sensitive/scrubbed sidecar of ``src`` (see
+    ``privacy.carry_marker``); pass False when ``dst`` is a temporary file you rename afterwards
+    (and call ``carry_marker(src, final)`` on the final name if it matters).
     """
     src, dst = Path(src), Path(dst)
     if not src.is_file():
@@ -136,7 +139,8 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "au
         target = canonical_name(target)
     from .privacy import carry_marker
 
-    carry_marker(src, dst)  # a converted sensitive file stays sensitive
+    if carry_mark:
+        carry_marker(src, dst)  # a converted sensitive file stays sensitive
     return ConversionReport(str(src), str(dst), target, method, source_format, count,
                             file_sha256(dst))
 
