@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError, ProviderNotInstalledError
+from .errors import ConfigurationError, ProviderNotInstalledError, UnsupportedFeatureError
 from .retry import RetryPolicy
 from .types import ModelRef
 
@@ -116,6 +116,11 @@ def _local_target(ref: ModelRef) -> str:
 
 
 def _local_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    unsupported = sorted(k for k in ("top_p", "stop") if params.get(k) is not None)
+    if unsupported:  # silently sampling differently would skew a base-vs-tuned comparison
+        raise UnsupportedFeatureError(
+            "local", f"{' and '.join(unsupported)} in generation",
+            "Local generation takes max_tokens, temperature and seed.")
     out = {"max_new_tokens": params.get("max_tokens") or 64,
            "temperature": params.get("temperature") or 0.0, "seed": params.get("seed") or 0}
     return out

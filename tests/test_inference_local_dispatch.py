@@ -1,7 +1,7 @@
 """Local models: chat() and compare() call finetune_sdk.local.generate with the agreed
 signature (one load per batch), and the Hugging Face no-endpoint path downloads then runs it.
 A stand-in generate module records the calls; the real one is exercised in
-tests/test_evaluate_local.py."""
+tests/test_evaluate_tiny.py."""
 
 from __future__ import annotations
 
@@ -77,3 +77,14 @@ def test_missing_local_generate_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "finetune_sdk.local.generate", None)
     with pytest.raises(ConfigurationError, match="local.generate is missing"):
         inference.chat("local:/x", "hi")
+
+
+def test_local_sampling_settings_it_cannot_honour_are_refused(generate, tmp_path):
+    from finetune_sdk.errors import UnsupportedFeatureError
+
+    for params in ({"top_p": 0.9}, {"stop": ["\n"]}):
+        with pytest.raises(UnsupportedFeatureError, match="local does not support"):
+            inference.chat(f"local:{tmp_path}", "hi", **params)
+    assert generate == []  # nothing generated with settings it would have ignored
+    # Credentials meant for a hosted model in the same comparison are not sampling settings.
+    assert inference.chat(f"local:{tmp_path}", "hi", top_p=None, api_key="k")
