@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from finetune_sdk.display import MetricSeries, html_table, svg_curve
 from finetune_sdk.types import Job, JobFailure, JobStatus, MetricPoint, ModelRef
 
@@ -38,3 +40,21 @@ def test_metric_series_is_a_list_with_a_plot() -> None:
 
 def test_html_table_blank_for_none() -> None:
     assert "<td style='padding:2px 8px'></td>" in html_table([("a", None)])
+
+
+def test_dataset_stats_html_has_the_numbers_and_a_histogram(tmp_path) -> None:
+    from finetune_sdk.data.stats import compute_stats
+
+    data = tmp_path / "chats.jsonl"
+    short = {"messages": [{"role": "user", "content": "hi"},
+                          {"role": "assistant", "content": "yo"}]}
+    long = {"messages": [{"role": "user", "content": "word " * 300},
+                         {"role": "assistant", "content": "<b>ok</b> " * 50}]}
+    data.write_text("".join(json.dumps(r) + "\n" for r in [short, short, short, long]))
+    stats = compute_stats(data, epochs=2)
+    html = stats._repr_html_()
+    assert "<td style='padding:2px 8px'>4</td>" in html  # examples
+    assert f"{stats.training_tokens:,}" in html and "estimate" in html
+    bars = [cell for cell in html.split("<td style='padding:2px 8px'>") if cell.startswith("#")]
+    assert len(bars) == len(stats.histogram) == 2
+    assert len(bars[0].split("<")[0]) == 40  # the biggest bucket (3 short chats) is full width

@@ -56,6 +56,29 @@ class DatasetStats:
     def turns_mean(self) -> float:
         return self.messages / self.examples if self.examples else 0.0
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the numbers as a table, then the tokens-per-example histogram."""
+        from ..display import html_table
+
+        estimate = "exact" if self.tokens_exact else "estimate"
+        rows = [
+            ("examples", f"{self.examples:,}"),
+            ("messages per example", f"{self.turns_mean:.1f}"),
+            ("multi-turn examples", f"{self.multi_turn_examples:,}"),
+            ("tokens per example p50 / p95 / max",
+             f"{self.tokens_p50:,} / {self.tokens_p95:,} / {self.tokens_max:,}"),
+            ("tokens", f"{self.tokens_total:,} ({estimate}: {self.tokenizer})"),
+            (f"training tokens ({self.epochs} epochs)", f"{self.training_tokens:,}"),
+            ("messages by role", ", ".join(f"{r} {n:,}" for r, n in self.role_messages.items())),
+        ]
+        if self.max_seq_length:
+            rows.append((f"cut at max_seq_length={self.max_seq_length}", f"{self.truncated:,}"))
+        histogram = html_table(((f"{lo:,}-{hi:,}", f"{n:,}", "#" * max(1, round(40 * n / top)))
+                                for top in [max((n for *_, n in self.histogram), default=1)]
+                                for lo, hi, n in self.histogram),
+                               header=("tokens", "examples", ""))
+        return html_table(rows, title=f"dataset {self.file}") + histogram
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file, "examples": self.examples, "messages": self.messages,
