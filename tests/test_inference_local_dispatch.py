@@ -71,6 +71,11 @@ def test_huggingface_without_endpoint_downloads_and_runs_locally(generate, monke
     assert inference.chat(ref, "hello", token="hf_x", max_tokens=5) == "/cache/me--tuned:hello"
     assert seen == {"repo": "me/tuned", "token": "hf_x"}
     assert generate[0][1] == "/cache/me--tuned" and generate[0][3] == 5
+    from finetune_sdk.errors import UnsupportedFeatureError
+
+    with pytest.raises(UnsupportedFeatureError, match="top_p without an Inference Endpoint"):
+        inference.chat(ref, "hello", token="hf_x", top_p=0.5)
+    assert len(generate) == 1
 
 
 def test_missing_local_generate_is_a_clear_error(monkeypatch):

@@ -42,6 +42,14 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
                 raise
             raise mapped from None
         return out.choices[0].message.content or ""
+    sampling = {"top_p": top_p, "stop": extra.get("stop")}
+    unsupported = sorted(k for k, v in sampling.items() if v is not None)
+    if unsupported:  # local generation would ignore them and sample differently
+        from ...errors import UnsupportedFeatureError
+
+        raise UnsupportedFeatureError(
+            "huggingface", f"{', '.join(unsupported)} without an Inference Endpoint",
+            "The repo runs locally with max_tokens, temperature and seed only.")
     from huggingface_hub import snapshot_download
 
     from ...local.generate import chat_local
