@@ -54,6 +54,7 @@ def test_stats_with_the_estimate(tmp_path):
 
 
 def test_exact_counts_with_a_local_tokenizer(tmp_path):
+    pytest.importorskip("tokenizers")  # comes with the [local] extra
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
