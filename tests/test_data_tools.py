@@ -306,6 +306,7 @@ def test_tiny_model_counts_with_its_own_tokenizer_once_built(tmp_path, monkeypat
 
 
 def test_bad_tokenizer_path_is_a_clear_error(tmp_path):
+    pytest.importorskip("tokenizers")
     broken = tmp_path / "tokenizer.json"
     broken.write_text("{}")
     for path, message in ((tmp_path / "none", "no tokenizer at"),
@@ -333,6 +334,7 @@ def _word_tokenizer(path: Path) -> Path:
 def test_base_model_tokenizer_from_the_hf_cache_or_a_model_folder(tmp_path, monkeypatch):
     """Exact counts for HF/local base models without any download: the Hub cache layout
     (refs/main -> snapshots/<rev>/tokenizer.json), or a model folder given as the base model."""
+    pytest.importorskip("tokenizers")
     from huggingface_hub import constants
 
     cache = tmp_path / "hub"

@@ -14,6 +14,7 @@ pytest.importorskip("peft")
 
 from local_support import FAST, client, env_for, events_of, make_home, poll_until  # noqa: E402
 
+from finetune_sdk.client import Client  # noqa: E402
 from finetune_sdk.errors import DatasetError, NotFoundError, UnsupportedFeatureError  # noqa: E402
 from finetune_sdk.inference import chat  # noqa: E402
 from finetune_sdk.ledger import Ledger  # noqa: E402
@@ -158,3 +159,15 @@ def test_two_process_torchrun_job_trains_and_writes_one_output(home):
     manifest = json.loads((Path(done.output_model.removeprefix("local:")) /
                            "trainer_manifest.json").read_text())
     assert manifest["details"]["world_size"] == 2
+
+
+def test_sensitive_data_stays_allowed_locally_and_leaves_no_stray_files(home, tmp_path):
+    from finetune_sdk.data.privacy import mark_sensitive
+
+    data = tmp_path / "patients.jsonl"
+    data.write_text((home / "train.jsonl").read_text())
+    mark_sensitive(data)
+    provider = LocalProvider(root=tmp_path / "root")
+    ref = Client(provider, ledger=False).datasets.upload(data)  # hosted=False: allowed
+    stored = sorted(p.name for p in (tmp_path / "root" / "datasets").iterdir())
+    assert stored == [Path(ref.uri).name] and ref.num_examples == 48

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ProviderNotInstalledError
 from .formats import message_text
 
 __all__ = ["CHARS_PER_TOKEN", "EstimateCounter", "HFTokenizerCounter", "TokenCounter",
@@ -51,13 +51,17 @@ class HFTokenizerCounter:
     exact = True
 
     def __init__(self, path: str | Path) -> None:
-        from tokenizers import Tokenizer
-
         path = Path(path)
         file = path / "tokenizer.json" if path.is_dir() else path
         if not file.is_file():
             raise ConfigurationError(f"no tokenizer at {file} (expected a tokenizer.json file or"
                                      " a folder holding one)")
+        try:
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise ProviderNotInstalledError(
+                "exact token counts with a tokenizer.json need the tokenizers package:"
+                " pip install 'finetune-sdk[local]'") from None
         try:
             self._tokenizer = Tokenizer.from_file(str(file))
         except Exception as exc:  # the Rust side raises a bare Exception with its reason

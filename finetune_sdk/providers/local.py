@@ -122,7 +122,9 @@ class LocalProvider(Provider):
         store.mkdir(parents=True, exist_ok=True)
         tmp = store / f".incoming-{uuid.uuid4().hex}.jsonl"
         try:
-            report = convert_file(src, tmp, to="local", method="auto")
+            # carry_mark=False: the temporary name must not get a sensitivity sidecar (the
+            # local provider accepts sensitive data: nothing leaves the machine)
+            report = convert_file(src, tmp, to="local", method="auto", carry_mark=False)
             if report.method != "sft":
                 raise self.unsupported("preference data (method='dpo')",
                                        "The local trainer does SFT on chat examples.")
