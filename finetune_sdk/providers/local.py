@@ -13,7 +13,6 @@ Nothing here imports torch: the user's process stays light; only the worker load
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -389,13 +388,6 @@ class LocalProvider(Provider):
                           f" {folder!r})"),
             provider_details={"adapter_dir": folder},
         )
-
-    def delete_job_files(self, job_id: str) -> None:
-        """Remove a finished job's directory (checkpoints and output included)."""
-        job = self._job_dir(job_id)
-        if not self.get_job(job_id).status.is_terminal:
-            raise ConfigurationError(f"job {job_id} is still active; cancel it first")
-        shutil.rmtree(job.path)
 
 
 def _when(value: Any) -> datetime | None:
