@@ -24,7 +24,6 @@ from pydantic import SecretStr
 from ..._http import json_body, raise_for_response, translate_transport
 from ...config import resolve_secret, setting
 from ...errors import (
-    APIStatusError,
     ConfigurationError,
     ConflictError,
     DatasetError,
@@ -141,12 +140,7 @@ class FireworksProvider(Provider):
             response = self._http.request(method, url, headers=headers, **kwargs)
         except httpx2.TransportError as exc:
             raise translate_transport(exc, provider=self.name, secrets=[secret]) from None
-        try:
-            raise_for_response(response, provider=self.name, secrets=[secret])
-        except APIStatusError as exc:
-            # raise_for_response keeps the vendor body verbatim; it may quote our key back.
-            exc.body = mapping.redacted_body(exc.body, [secret])
-            raise
+        raise_for_response(response, provider=self.name, secrets=[secret])  # body redacted too
         return response
 
     def _api(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ...errors import DatasetError, redact
+from ...errors import DatasetError
 from ...types import Job, JobFailure, JobSpec, JobStatus
 from .._wire import wire_parser
 
@@ -22,7 +21,6 @@ __all__ = [
     "dataset_id_for",
     "job_from_wire",
     "job_id_for",
-    "redacted_body",
 ]
 
 PROVIDER = "fireworks"
@@ -194,14 +192,3 @@ def job_from_wire(raw: dict[str, Any], *, client_ref: str | None = None) -> Job:
     )
 
 
-def redacted_body(body: Any, secrets: Iterable[str | None]) -> Any:
-    """The vendor's error body with secrets masked: it is kept on the exception (``.body``),
-    and some APIs quote the caller's key back in it."""
-    import json
-
-    if isinstance(body, str):
-        return redact(body, secrets)
-    try:
-        return json.loads(redact(json.dumps(body), secrets))
-    except (TypeError, ValueError):
-        return None

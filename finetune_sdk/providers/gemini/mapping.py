@@ -17,6 +17,7 @@ from ...errors import (
     AuthenticationError,
     ConfigurationError,
     redact,
+    redact_body,
     status_error,
 )
 from ...retry import parse_retry_after
@@ -31,7 +32,6 @@ __all__ = [
     "job_from_vertex",
     "label_value",
     "metrics_from_vertex",
-    "redacted_body",
     "translate_error",
 ]
 
@@ -199,7 +199,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
             message,
             provider=PROVIDER,
             request_id=request_id(headers),
-            body=redacted_body(exc.details, secrets),
+            body=redact_body(exc.details, secrets),
             provider_code=exc.status,
             retry_after=parse_retry_after(dict(headers)),
         )
@@ -237,14 +237,3 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     return exc
 
 
-def redacted_body(body: Any, secrets: Iterable[str | None]) -> Any:
-    """The vendor's error body with secrets masked: it is kept on the exception (``.body``),
-    and some APIs quote the caller's key back in it."""
-    import json
-
-    if isinstance(body, str):
-        return redact(body, secrets)
-    try:
-        return json.loads(redact(json.dumps(body), secrets))
-    except (TypeError, ValueError):
-        return None

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ...errors import APIError, redact, status_error
+from ...errors import APIError, redact, redact_body, status_error
 from ...retry import parse_retry_after
 from ...types import Checkpoint, Job, JobEvent, JobFailure, JobSpec, JobStatus, MetricPoint
 from .._wire import wire_parser
@@ -27,7 +27,6 @@ __all__ = [
     "metric_points",
     "page_items",
     "progress_from_events",
-    "redacted_body",
     "translate_error",
 ]
 
@@ -253,7 +252,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
             redact(str(message), secrets),
             provider=PROVIDER,
             request_id=exc.request_id or request_id(headers),
-            body=redacted_body(body, secrets),
+            body=redact_body(body, secrets),
             provider_code=exc.code,
             retry_after=parse_retry_after(dict(headers)),
         )
@@ -310,14 +309,3 @@ def ensure_parsed(result: Any) -> Any:
     return result
 
 
-def redacted_body(body: Any, secrets: Iterable[str | None]) -> Any:
-    """The vendor's error body with secrets masked: it is kept on the exception (``.body``),
-    and some APIs quote the caller's key back in it."""
-    import json
-
-    if isinstance(body, str):
-        return redact(body, secrets)
-    try:
-        return json.loads(redact(json.dumps(body), secrets))
-    except (TypeError, ValueError):
-        return None
