@@ -15,7 +15,6 @@ from faults_support import VENDORS, after_processing, make_rig, write_train
 from finetune_sdk import Client
 from finetune_sdk.errors import (
     APIConnectionError,
-    APIError,
     APIResponseValidationError,
     APITimeoutError,
     InternalServerError,
