@@ -82,8 +82,28 @@ def provider_block(name: str) -> str:
         lines.append(f"| {field} | {'' if value is None else value} |")
     lines += ["", "| vendor status | JobStatus |", "|---|---|"]
     lines += [f"| `{raw}` | {status.value} |" for raw, status in cls.STATUS_MAP.items()]
-    lines += ["| anything else | unknown (wait keeps polling) |", "", END]
+    lines += ["| anything else | unknown (wait keeps polling) |", ""]
+    lines += _price_rows(name) + ["", END]
     return "\n".join(lines)
+
+
+def _price_rows(name: str) -> list[str]:
+    """The bundled price entries for this provider (finetune_sdk/prices.json; see costs.md)."""
+    import json
+
+    import finetune_sdk
+
+    table = json.loads((Path(finetune_sdk.__file__).parent / "prices.json").read_text())
+    rows = ["| price entry (model) | unit | USD | date | source |", "|---|---|---|---|---|"]
+    for entry in table["prices"]:
+        if entry["provider"] == name:
+            usd = "unknown" if entry["usd"] is None else entry["usd"]
+            rows.append(f"| `{entry['model']}` | {entry['unit']} | {usd} |"
+                        f" {entry.get('date') or ''} | {entry['source']} |")
+    rows.append("")
+    rows.append("Costs and how to add or override a price: [costs](" +
+                ("costs.md" if name == "local" else "../costs.md") + ").")
+    return rows
 
 
 def provider_page(relative: str, name: str) -> str:
