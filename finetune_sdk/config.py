@@ -42,7 +42,8 @@ def env_file_values(path: str | Path | None = None) -> dict[str, str]:
     return values
 
 
-def setting(explicit: str | None, *env_names: str, env_file: str | Path | None = None) -> str | None:
+def setting(explicit: str | None, *env_names: str,
+            env_file: str | Path | None = None) -> str | None:
     """First of: the explicit value, the env vars in order, the same names in the .env file."""
     if explicit:
         return explicit

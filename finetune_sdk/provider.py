@@ -118,7 +118,7 @@ class Provider(ABC):
                 return job
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most providers hold nothing to close
         """Release HTTP connections."""
 
     # -- shared behaviour -----------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Provider names -> adapter classes, imported lazily, with install hints for missing extras.
 
 Third-party adapters register through the entry-point group ``finetune_sdk.providers``
-(``name = "package.module:Class"``), read only on a lookup miss so ``import finetune_sdk`` stays fast.
+(``name = "package.module:Class"``), read only on a lookup miss so ``import finetune_sdk``
+stays fast.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def canonical_name(name: str) -> str:
     names = sorted(_registry) + [a for e in _registry.values() for a in e.aliases]
     close = difflib.get_close_matches(key, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ConfigurationError(f"unknown provider {name!r}. Known: {', '.join(sorted(_registry))}.{hint}")
+    known = ", ".join(sorted(_registry))
+    raise ConfigurationError(f"unknown provider {name!r}. Known: {known}.{hint}")
 
 
 def get_provider_class(name: str) -> type[Provider]:

@@ -39,7 +39,7 @@ __all__ = [
 Method = Literal["sft", "dpo"]
 
 
-class JobStatus(str, Enum):
+class JobStatus(str, Enum):  # noqa: UP042 - values live in ledgers: no behaviour change
     """The provider-neutral lifecycle of a job. Vendor strings map here; unknown ones to UNKNOWN."""
 
     VALIDATING = "validating"
@@ -201,7 +201,8 @@ class Job(_Response):
             ("error", self.error.message if self.error else None),
             ("client_ref", self.client_ref),
         ]
-        return html_table([r for r in rows if r[1] is not None], title=f"{self.provider} job {self.id}")
+        shown = [r for r in rows if r[1] is not None]
+        return html_table(shown, title=f"{self.provider} job {self.id}")
 
     def raise_for_status(self) -> Job:
         """Raise JobFailedError / JobCancelledError for those outcomes; otherwise return self."""

@@ -40,7 +40,8 @@ CRASHING_CREATE = textwrap.dedent(
 
 
 def _spec(ref: str) -> JobSpec:
-    return JobSpec(base_model="b", client_ref=ref, training_file=DatasetRef(id="file-x", provider="fake"))
+    training = DatasetRef(id="file-x", provider="fake")
+    return JobSpec(base_model="b", client_ref=ref, training_file=training)
 
 
 @pytest.mark.faults

@@ -27,4 +27,5 @@ def test_example_runs_offline(example: Path, tmp_path: Path) -> None:
         [sys.executable, str(example)], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=240,
     )
-    assert proc.returncode == 0, f"{example.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    output = f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"{example.name} failed:\n{output}"

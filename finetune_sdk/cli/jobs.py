@@ -127,9 +127,10 @@ def wait_command(
     poll_interval: Annotated[float | None, typer.Option(help="Seconds between polls.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled."""
+    """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled."""  # noqa: E501 - one line in --help
     job = _client(job_id, provider).jobs.wait(
-        job_id, timeout=timeout, poll_interval=poll_interval, progress=None if not as_json else False
+        job_id, timeout=timeout, poll_interval=poll_interval,
+        progress=None if not as_json else False,
     )
     if as_json:
         print_json(job.model_dump(mode="json", exclude={"provider_details"}))
@@ -183,8 +184,10 @@ def metrics_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt 
 def model_command(
     job_id: str,
     provider: ProviderOpt = None,
-    env_file: Annotated[Path | None, typer.Option(help="Write the model id into this .env file.")] = None,
-    env_var: Annotated[str, typer.Option(help="Variable name used with --env-file.")] = "FINETUNED_MODEL",
+    env_file: Annotated[Path | None, typer.Option(
+        help="Write the model id into this .env file.")] = None,
+    env_var: Annotated[str, typer.Option(
+        help="Variable name used with --env-file.")] = "FINETUNED_MODEL",
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve the servable model id of a finished job (optionally into a .env file)."""

@@ -342,7 +342,8 @@ class FakeControl:
     def _fire(self, key: str, *, processed: bool) -> None:
         with self.lock:
             for i, fault in enumerate(self._faults):
-                if fault["after"] != processed or (fault["match"] and not re.search(fault["match"], key)):
+                unmatched = fault["match"] and not re.search(fault["match"], key)
+                if fault["after"] != processed or unmatched:
                     continue
                 self._faults.pop(i)
                 break
@@ -351,7 +352,8 @@ class FakeControl:
         name = self._provider.name
         if fault["timeout"]:
             if fault["after"]:
-                raise APITimeoutError("fake: response lost after the request arrived", provider=name)
+                raise APITimeoutError("fake: response lost after the request arrived",
+                                      provider=name)
             raise APIConnectionError("fake: connection refused", provider=name)
         if fault["malformed"]:
             raise APIResponseValidationError("fake: malformed response body", provider=name)

@@ -1,1 +1,2 @@
-"""Test helpers for users and adapter authors: stateful vendor mock servers and the conformance suite."""
+"""Test helpers for users and adapter authors: stateful vendor mock servers and the
+conformance suite."""

@@ -10,8 +10,8 @@ class TestMyVendor(ProviderConformance):
 
     @pytest.fixture
     def provider(self, mock, retry_policy, secret):   # wired to the mock, retry sleeps recorded
-        return MyVendorProvider(api_key=secret, http_client=httpx2.Client(transport=mock.transport()),
-                                retry=retry_policy)
+        http = httpx2.Client(transport=mock.transport())
+        return MyVendorProvider(api_key=secret, http_client=http, retry=retry_policy)
 ```
 
 Fixtures given here: ``secret`` (a sentinel key), ``sleeps`` (the retry sleeps, recorded instead
@@ -107,7 +107,8 @@ class ProviderConformance:
         assert secret not in str(provider)
         assert secret not in repr(vars(provider))
 
-    def test_upload_create_wait_succeeds(self, provider: Any, mock: Any, training_file: Path) -> None:
+    def test_upload_create_wait_succeeds(self, provider: Any, mock: Any,
+                                         training_file: Path) -> None:
         job = self.started_job(provider, training_file)
         assert job.id and job.provider == provider.name
         assert not job.status.is_terminal
@@ -115,7 +116,8 @@ class ProviderConformance:
         assert provider.get_job(job.id).status is JobStatus.RUNNING
         mock.advance(job.id, JobStatus.SUCCEEDED)
         seen: list[JobStatus] = []
-        final = wait_for_job(provider, job.id, poll_interval=0, on_update=lambda j: seen.append(j.status))
+        final = wait_for_job(provider, job.id, poll_interval=0,
+                             on_update=lambda j: seen.append(j.status))
         assert final.status is JobStatus.SUCCEEDED
         assert seen[-1] is JobStatus.SUCCEEDED
         model = provider.resolve_model(final)

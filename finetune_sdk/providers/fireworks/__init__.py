@@ -1,1 +1,2 @@
-"""Fireworks AI fine-tuning: adapter (``adapter.py``, REST over httpx2) and wire format (``dataset.py``)."""
+"""Fireworks AI fine-tuning: adapter (``adapter.py``, REST over httpx2) and wire format
+(``dataset.py``)."""

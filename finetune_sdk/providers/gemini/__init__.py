@@ -1,1 +1,2 @@
-"""Gemini tuning on Vertex AI: adapter (``adapter.py``, ``google-genai`` imported lazily) and wire format (``dataset.py``)."""
+"""Gemini tuning on Vertex AI: adapter (``adapter.py``, ``google-genai`` imported lazily) and
+wire format (``dataset.py``)."""

@@ -1,1 +1,2 @@
-"""Hugging Face AutoTrain / HF Jobs: adapter (``adapter.py``, ``huggingface_hub`` imported lazily) and wire format (``dataset.py``)."""
+"""Hugging Face AutoTrain / HF Jobs: adapter (``adapter.py``, ``huggingface_hub`` imported
+lazily) and wire format (``dataset.py``)."""

@@ -1,1 +1,2 @@
-"""OpenAI fine-tuning: adapter (``adapter.py``, official ``openai`` SDK, imported lazily) and wire format (``dataset.py``)."""
+"""OpenAI fine-tuning: adapter (``adapter.py``, official ``openai`` SDK, imported lazily) and
+wire format (``dataset.py``)."""

@@ -30,7 +30,7 @@ Handler = Callable[..., httpx2.Response]
 
 
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
-    """Mark a MockServer method as the handler of ``METHOD regex`` (path, named groups -> kwargs)."""
+    """Mark a MockServer method as the handler of ``METHOD regex`` (named groups -> kwargs)."""
 
     def mark(fn: Handler) -> Handler:
         fn.__dict__.setdefault("_routes", []).append((method.upper(), re.compile(pattern + "$")))
