@@ -9,9 +9,12 @@ chat JSONL for our trainer) or a format name (``chat``, ``prompt_completion``, `
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import json
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +24,8 @@ from ..errors import ConfigurationError, DatasetError
 from ._lines import file_sha256, write_atomic_lines
 from .formats import FORMATS, detect_format, from_canonical, is_preference, iter_examples
 
-__all__ = ["WIRE_PROVIDERS", "ConversionReport", "convert_file", "stream_wire", "wire_module"]
+__all__ = ["WIRE_PROVIDERS", "ConversionReport", "WireFile", "convert_file", "stream_wire",
+           "wire_file", "wire_module"]
 
 WIRE_PROVIDERS = ("openai", "fireworks", "gemini", "huggingface")
 ToWire = Callable[..., dict[str, Any]]
@@ -90,6 +94,39 @@ def stream_wire(src: str | Path, dst: str | Path, to_wire: ToWire, *, method: st
             yield json.dumps(wire, ensure_ascii=False)
 
     return write_atomic_lines(dst, lines())
+
+
+@dataclass(frozen=True)
+class WireFile:
+    """A dataset in a vendor's wire format, ready to upload (see ``wire_file``)."""
+
+    path: Path
+    """Temporary file holding ``data``; it is deleted when the ``with`` block ends."""
+    method: str
+    examples: int
+    data: bytes
+
+
+@contextlib.contextmanager
+def wire_file(src: str | Path, write_wire_jsonl: Callable[..., int], *, prefix: str,
+              check_method: Callable[[str], None] | None = None) -> Iterator[WireFile]:
+    """What every hosted adapter's upload starts with: check ``src`` exists, pick the method
+    (preference pairs -> dpo, anything else -> sft; ``check_method`` may refuse it before any
+    work), write the wire JSONL to a temporary file and read it back."""
+    source = Path(src)
+    if not source.is_file():
+        raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
+    method = resolve_method(source, "auto")
+    if check_method is not None:
+        check_method(method)
+    fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix=prefix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        count = write_wire_jsonl(source, tmp, method=method)
+        yield WireFile(tmp, method, count, tmp.read_bytes())
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _format_lines(src: str | Path, fmt: str) -> Iterator[str]:

@@ -10,8 +10,6 @@ no Fireworks credentials. A finished job is a LoRA addon that needs a deployment
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -158,25 +156,19 @@ class FireworksProvider(Provider):
         self, path: Path, *, purpose: Literal["train", "validation"] = "train"
     ) -> DatasetRef:
         """Convert, create (409 -> reuse), upload (signed URL when large), wait until READY."""
-        source = Path(path)
-        if not source.is_file():
-            raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
-        from ...data.convert import resolve_method
+        from ...data.convert import wire_file
         from .dataset import write_wire_jsonl
 
-        method = resolve_method(source, "auto")
-        if method != "sft":
-            raise self.unsupported(
-                "preference (DPO) datasets in this adapter", "Only supervised jobs are wired."
-            )
-        fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="fireworks-wire-")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            count = write_wire_jsonl(source, tmp, method=method)
-            data = tmp.read_bytes()
-        finally:
-            tmp.unlink(missing_ok=True)
+        def sft_only(method: str) -> None:
+            if method != "sft":
+                raise self.unsupported(
+                    "preference (DPO) datasets in this adapter", "Only supervised jobs are wired."
+                )
+
+        source = Path(path)
+        with wire_file(source, write_wire_jsonl, prefix="fireworks-wire-",
+                       check_method=sft_only) as wire:
+            count, data = wire.examples, wire.data
         if count < MIN_EXAMPLES:
             raise DatasetError(
                 f"{count} examples; Fireworks needs at least {MIN_EXAMPLES}", file=str(source)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import SecretStr
 
 from ...config import setting
-from ...errors import BadRequestError, ConfigurationError, DatasetError, NotFoundError
+from ...errors import BadRequestError, ConfigurationError, NotFoundError
 from ...provider import Provider
 from ...retry import RetryPolicy
 from ...types import (
@@ -211,19 +210,12 @@ class GeminiProvider(Provider):
                 f" 'gs://my-bucket/prefix') or set {BUCKET_ENV}; Vertex reads tuning data only"
                 " from GCS."
             )
-        source = Path(path)
-        if not source.is_file():
-            raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
-        from ...data.convert import resolve_method
+        from ...data.convert import wire_file
         from .dataset import write_wire_jsonl
 
-        method = resolve_method(source, "auto")  # preference pairs -> dpo, anything else -> sft
-        fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="gemini-wire-")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            count = write_wire_jsonl(source, tmp, method=method)
-            data = tmp.read_bytes()
+        source = Path(path)
+        with wire_file(source, write_wire_jsonl, prefix="gemini-wire-") as wire:
+            method, count, data = wire.method, wire.examples, wire.data
             digest = hashlib.sha256(data).hexdigest()
             # Content-addressed name: a retried or repeated upload writes the same object.
             name = "/".join(p for p in (self.prefix, f"{digest[:16]}-{purpose}.jsonl") if p)
@@ -231,7 +223,7 @@ class GeminiProvider(Provider):
 
             def send() -> str:
                 try:
-                    return storage.upload_file(self._storage(), bucket, name, str(tmp))
+                    return storage.upload_file(self._storage(), bucket, name, str(wire.path))
                 except Exception as exc:
                     mapped = storage.translate_storage_error(exc, self._secrets())
                     if mapped is exc:
@@ -239,8 +231,6 @@ class GeminiProvider(Provider):
                     raise mapped from None
 
             uri = self.retry.call(send, idempotent=True)
-        finally:
-            tmp.unlink(missing_ok=True)
         return DatasetRef(
             id=uri,
             provider=self.name,

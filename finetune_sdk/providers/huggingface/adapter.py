@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import Field, SecretStr
 
 from ...config import setting
-from ...errors import ConfigurationError, DatasetError, NotFoundError
+from ...errors import ConfigurationError, NotFoundError
 from ...provider import Provider
 from ...retry import RetryPolicy
 from ...types import (
@@ -165,33 +164,24 @@ class HuggingFaceProvider(Provider):
         self, path: Path, *, purpose: Literal["train", "validation"] = "train"
     ) -> DatasetRef:
         """Convert to the chat/preference JSONL AutoTrain reads; upload to a private repo."""
-        source = Path(path)
-        if not source.is_file():
-            raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
-        from ...data.convert import resolve_method
+        from ...data.convert import wire_file
         from .dataset import write_wire_jsonl
 
-        method = resolve_method(source, "auto")  # preference pairs -> dpo, anything else -> sft
-        fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="hf-wire-")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            count = write_wire_jsonl(source, tmp, method=method)
-            data = tmp.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            # One folder per content hash: a repeated upload is the same file, and each job
-            # mounts exactly its own folder.
-            path_in_repo = f"{digest[:16]}/{purpose}.jsonl"
-            repo_id = self.dataset_repo
-            api = self._hf()
-            self._call(lambda: api.create_repo(repo_id, repo_type="dataset", private=True,
-                                               exist_ok=True))
-            commit = self._call(lambda: api.upload_file(
-                path_or_fileobj=data, path_in_repo=path_in_repo, repo_id=repo_id,
-                repo_type="dataset", commit_message=f"finetune-sdk: {purpose} data {digest[:16]}",
-            ))
-        finally:
-            tmp.unlink(missing_ok=True)
+        source = Path(path)
+        with wire_file(source, write_wire_jsonl, prefix="hf-wire-") as wire:
+            method, count, data = wire.method, wire.examples, wire.data
+        digest = hashlib.sha256(data).hexdigest()
+        # One folder per content hash: a repeated upload is the same file, and each job
+        # mounts exactly its own folder.
+        path_in_repo = f"{digest[:16]}/{purpose}.jsonl"
+        repo_id = self.dataset_repo
+        api = self._hf()
+        self._call(lambda: api.create_repo(repo_id, repo_type="dataset", private=True,
+                                           exist_ok=True))
+        commit = self._call(lambda: api.upload_file(
+            path_or_fileobj=data, path_in_repo=path_in_repo, repo_id=repo_id,
+            repo_type="dataset", commit_message=f"finetune-sdk: {purpose} data {digest[:16]}",
+        ))
         revision = getattr(commit, "oid", None)
         return DatasetRef(
             # repo, file and the commit that holds it: a job mounts exactly this revision.

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -175,21 +173,12 @@ class OpenAIProvider(Provider):
         self, path: Path, *, purpose: Literal["train", "validation"] = "train"
     ) -> DatasetRef:
         """Convert to OpenAI's chat/preference JSONL, upload (chunked when large), wait for it."""
-        source = Path(path)
-        if not source.is_file():
-            raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
-        from ...data.convert import resolve_method
+        from ...data.convert import wire_file
         from .dataset import write_wire_jsonl
 
-        method = resolve_method(source, "auto")  # preference pairs -> dpo, anything else -> sft
-        fd, tmp_name = tempfile.mkstemp(suffix=".jsonl", prefix="openai-wire-")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            count = write_wire_jsonl(source, tmp, method=method)
-            data = tmp.read_bytes()
-        finally:
-            tmp.unlink(missing_ok=True)
+        source = Path(path)
+        with wire_file(source, write_wire_jsonl, prefix="openai-wire-") as wire:
+            method, count, data = wire.method, wire.examples, wire.data
         client = self._client()
         file_obj = files.upload_file(
             client,
