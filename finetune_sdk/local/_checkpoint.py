@@ -68,18 +68,23 @@ def save_checkpoint(
     tmp = checkpoint_dir / f".tmp-step-{step}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    peft_model.save_pretrained(tmp / "adapter")
-    tokenizer.save_pretrained(tmp / "adapter")
-    torch.save(
-        {
-            "lora": {k: v.detach().cpu() for k, v in get_peft_model_state_dict(peft_model).items()},
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng_state(),
-        },
-        tmp / "state.pt",
-    )
-    (tmp / MARKER).write_text(json.dumps({"step": step, **position}, indent=2))
+    try:
+        peft_model.save_pretrained(tmp / "adapter")
+        tokenizer.save_pretrained(tmp / "adapter")
+        torch.save(
+            {
+                "lora": {k: v.detach().cpu()
+                         for k, v in get_peft_model_state_dict(peft_model).items()},
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": rng_state(),
+            },
+            tmp / "state.pt",
+        )
+        (tmp / MARKER).write_text(json.dumps({"step": step, **position}, indent=2))
+    except BaseException:  # a full disk, an interrupt: leave no half checkpoint behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():  # a re-save of the same step (e.g. stop right after a periodic save)
         shutil.rmtree(final)
     os.replace(tmp, final)

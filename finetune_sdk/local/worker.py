@@ -111,13 +111,6 @@ def _beat(job: JobDir, stop: threading.Event) -> None:
             pass  # a full disk must not kill the heartbeat thread; the trainer will report it
 
 
-def _clean_partial_checkpoints(job: JobDir) -> None:
-    if job.checkpoint_dir.is_dir():
-        for child in job.checkpoint_dir.iterdir():
-            if child.name.startswith(".tmp-"):
-                shutil.rmtree(child, ignore_errors=True)
-
-
 def run_job(job_dir: str | Path) -> int:
     """Train the job in ``job_dir`` in this process; returns the exit code."""
     job = JobDir(job_dir)
@@ -153,7 +146,6 @@ def _run(job: JobDir, spec: dict[str, Any], hooks: _JobHooks, main_rank: bool) -
         traceback.print_exc(file=sys.stderr)
         stop_beat.set()
         if main_rank:
-            _clean_partial_checkpoints(job)
             message = redact(describe_failure(exc))
             job.update_status(status="failed", finished_at=now_iso(),
                               error={"message": message, "code": type(exc).__name__})
