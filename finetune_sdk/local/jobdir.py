@@ -107,13 +107,15 @@ class JobDir:
             raise CorruptStatusError(f"{self.status_file}: expected a JSON object")
         return data
 
-    def update_status(self, **fields: Any) -> dict[str, Any]:
-        """Merge ``fields`` into status.json atomically; a corrupt file is replaced."""
+    def update_status(self, *, if_corrupt: dict[str, Any] | None = None,
+                      **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into status.json atomically. A corrupt file is replaced, starting
+        from ``if_corrupt`` (what the caller knows to be true) plus a repair stamp."""
         with self._locked():
             try:
                 current = self.read_status()
             except CorruptStatusError:
-                current = {"status_file_repaired_at": now_iso()}
+                current = {**(if_corrupt or {}), "status_file_repaired_at": now_iso()}
             current.update(fields)
             current["updated_at"] = now_iso()
             _atomic_write(self.status_file, json.dumps(current, indent=2, default=str))
@@ -122,13 +124,7 @@ class JobDir:
     def heartbeat(self, pid: int) -> None:
         """Stamp liveness. ``pid`` is the process group leader (the worker, or torchrun); it is
         written again each time so that a status file repaired after corruption names it too."""
-        with self._locked():
-            try:
-                current = self.read_status()
-            except CorruptStatusError:
-                current = {"status": "running", "status_file_repaired_at": now_iso()}
-            current.update(heartbeat_at=time.time(), pid=pid, updated_at=now_iso())
-            _atomic_write(self.status_file, json.dumps(current, indent=2, default=str))
+        self.update_status(if_corrupt={"status": "running"}, heartbeat_at=time.time(), pid=pid)
 
     # -- streams ---------------------------------------------------------------------------
     def append_event(self, message: str, *, level: str = "info", type: str | None = None,
