@@ -90,10 +90,11 @@ def train_command(
 
 def _local_client(job_id: str) -> Any:
     from ..client import Client
+    from ..errors import LedgerError
 
     try:
         return Client.for_job(job_id)
-    except Exception:  # noqa: BLE001 - a job started with ledger=False is still on disk
+    except LedgerError:  # a job started with ledger=False is still on disk
         return Client("local")
 
 
