@@ -17,10 +17,10 @@ from typing import Any
 
 import finetune_sdk
 from finetune_sdk.client import Client
-from finetune_sdk.providers.local import LocalProvider
+from finetune_sdk.providers.local import TINY_DEFAULTS, LocalProvider
 
 SAMPLE = Path(finetune_sdk.__file__).parent / "data" / "samples" / "health_chats.jsonl"
-FAST = {"epochs": 2, "learning_rate": 1e-2, "batch_size": 8}
+FAST = dict(TINY_DEFAULTS)  # what the tiny model needs to learn visibly in seconds
 
 
 def make_home(root: Path, train_examples: int = 48) -> Path:

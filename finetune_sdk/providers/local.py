@@ -286,9 +286,12 @@ class LocalProvider(Provider):
             },
         )
 
+    def _job_dirs(self) -> list[JobDir]:
+        return [job for job in map(JobDir, (self.root / "jobs").iterdir())
+                if JobDir.valid_id(job.job_id) and job.exists()]
+
     def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
-        dirs = [JobDir(p) for p in (self.root / "jobs").iterdir()
-                if JobDir.valid_id(p.name) and JobDir(p).exists()]
+        dirs = self._job_dirs()
         dirs.sort(key=lambda d: d.read_spec().get("created_at", ""), reverse=True)
         for count, job in enumerate(dirs):
             if limit is not None and count >= limit:
@@ -299,11 +302,9 @@ class LocalProvider(Provider):
                 continue  # listing shows what can be read; get_job names the broken one
 
     def find_job(self, client_ref: str) -> Job | None:
-        for path in (self.root / "jobs").iterdir():
-            job = JobDir(path)
-            if JobDir.valid_id(path.name) and job.exists():
-                if job.read_spec().get("client_ref") == client_ref:
-                    return self.get_job(job.job_id)
+        for job in self._job_dirs():
+            if job.read_spec().get("client_ref") == client_ref:
+                return self.get_job(job.job_id)
         return None
 
     def cancel_job(self, job_id: str) -> Job:
