@@ -130,6 +130,16 @@ def chat_command(
         turn(text)
 
 
+def report_table(report: Any, title: str) -> Table:
+    """An EvalReport as a rich table: one row per metric with CIs, then the win rate."""
+    table = Table(title=title)
+    for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
+        table.add_column(header)
+    for row in report.table_rows():
+        table.add_row(*row)
+    return table
+
+
 @command("eval")
 def eval_command(
     base: Annotated[str, typer.Option("--base", help="Base model id (or local path).")],
@@ -159,12 +169,8 @@ def eval_command(
         print_json({**report.summary(), "new_calls": report.new_calls,
                     "files": {k: str(v) for k, v in paths.items()}})
         return
-    table = Table(title=f"{report.tuned} vs {report.base} ({len(report.rows)} examples)")
-    for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
-        table.add_column(header)
-    for row in report.table_rows():
-        table.add_row(*row)
-    console.print(table)
+    console.print(report_table(report, f"{report.tuned} vs {report.base}"
+                                       f" ({len(report.rows)} examples)"))
     calls = report.new_calls
     console.print(f"model calls this run: base {calls['base']}, tuned {calls['tuned']}"
                   " (the rest came from the cache)", highlight=False)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from .app import EXIT_JOB, command, console, fail, print_json
+from .evals import report_table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -144,12 +144,8 @@ def quickstart_command(
         console.print(f"[dim]{elapsed:5.1f}s[/] [bold cyan]{step:>8}[/] {detail}", highlight=False)
 
     result = run_quickstart(workdir, eval_examples=eval_examples, say=say)
-    table = Table(title=f"base vs tuned on {result['eval_examples']} held-out examples")
-    for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
-        table.add_column(header)
-    for row in result["report"].table_rows():
-        table.add_row(*row)
-    console.print(table)
+    console.print(report_table(
+        result["report"], f"base vs tuned on {result['eval_examples']} held-out examples"))
     first, last = result["first_loss"], result["last_loss"]
     went_down = last < first
     console.print(f"training loss {first:.3f} -> {last:.3f}"
