@@ -30,7 +30,7 @@ def run_quickstart(workdir: str | Path | None = None, *, eval_examples: int = 16
     from ..data.split import split_file
     from ..data.validate import validate_file
     from ..errors import JobError
-    from ..evaluate import compare
+    from ..evaluate import compare, load_heldout
     from ..inference import chat
     from .tiny import build_tiny_model
 
@@ -70,7 +70,8 @@ def run_quickstart(workdir: str | Path | None = None, *, eval_examples: int = 16
                      float("nan"))
 
     heldout = work / "validation.jsonl"
-    question = _first_user_turn(heldout)
+    prompt = load_heldout(heldout, limit=1)[0]["prompt"]
+    question = next(m["content"] for m in prompt if m["role"] == "user")
     reply = chat(model, question, max_tokens=48)
     say("chat", f"Q: {question[:80]!r}\n{'':>10}A: {reply[:160]!r}\n{'':>10}(a 2-layer random"
         " model after 30 s of LoRA: expect word salad; the loop is the point)")
@@ -86,13 +87,3 @@ def run_quickstart(workdir: str | Path | None = None, *, eval_examples: int = 16
             "report_dir": str(report_dir), "eval_examples": len(compared.rows),
             "workdir": str(work)}
 
-
-def _first_user_turn(path: Path) -> str:
-    import json
-
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            for message in json.loads(line).get("messages", []):
-                if message.get("role") == "user":
-                    return str(message["content"])
-    return "Hello"
