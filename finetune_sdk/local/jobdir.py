@@ -118,7 +118,10 @@ class JobDir:
                 current = {**(if_corrupt or {}), "status_file_repaired_at": now_iso()}
             current.update(fields)
             current["updated_at"] = now_iso()
-            _atomic_write(self.status_file, json.dumps(current, indent=2, default=str))
+            # A state change must survive a crash; per-step progress and heartbeats are
+            # rewritten within seconds, so they skip the fsync on the training loop's path.
+            _atomic_write(self.status_file, json.dumps(current, indent=2, default=str),
+                          durable="status" in fields)
             return current
 
     def heartbeat(self, pid: int) -> None:
@@ -159,13 +162,14 @@ class JobDir:
         return "\n".join(kept[-lines:])
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, text: str, *, durable: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.replace(tmp, path)  # readers see the old file or the new one, fsync or not
 
 
 def _append_line(path: Path, record: dict[str, Any]) -> None:
