@@ -1,10 +1,10 @@
 """Parallel validation: line-aligned byte ranges in forked workers, merged in line order.
 
-Stage 1: each worker validates one byte range with its own collector and hash store (a temp
-SQLite file). Stage 2 (no validation file): duplicate queries run per hash partition, also in
-parallel, each partition reading its share of every worker's hashes; otherwise all hashes are
-merged into the parent's store for the leakage join. Fork (not spawn) so workers share the
-parent's str hash seed: hashes from different processes must be comparable.
+Stage 1: each worker validates one byte range with its own collector and hash store (bucketed
+temp files). Stage 2 (no validation file): the duplicate scan runs per share of the hash buckets,
+also in parallel, each share reading its buckets from every worker's runs; otherwise the
+parent's store absorbs every worker's runs for the leakage scan. Fork (not spawn) so workers
+share the parent's str hash seed: hashes from different processes must be comparable.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._hashes import CONTENT, IDENT, HashStore
+from ._hashes import BUCKETS, HashScan, HashStore, Spill
 from ._lines import line_aligned_ranges
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ __all__ = ["PARALLEL_MIN_BYTES", "run_parallel", "worker_count"]
 
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 _parent: _FileCheck | None = None
-_dbs: list[tuple[str, int]] = []
+_spills: list[tuple[Spill, int]] = []
 
 
 def worker_count(path: Path) -> int:
@@ -43,40 +43,40 @@ def worker_count(path: Path) -> int:
 
 
 def _check_range(span: tuple[int, int]) -> dict[str, Any]:
-    from .findings import ValidationReport
-    from .validate import _Collector, _FileCheck
+    from .findings import Collector, ValidationReport
+    from .validate import _FileCheck
 
     parent = _parent
     assert parent is not None
     report = ValidationReport(file=parent.file)
-    out = _Collector(report)
+    out = Collector(report)
     check = _FileCheck(parent.path, 0, parent.rules, out, HashStore(), parent.max_tokens,
                        parent.counter)
     check.run(*span)
     return {"findings": report.findings, "counts": report.counts, "errors": report.error_count,
             "omitted": report.omitted, "first": out.first, "codes": check.codes,
             "format": check.format, "examples": check.examples, "lines": check.lines,
-            "db": check.hashes.detach()}
+            "spill": check.hashes.detach()}
 
 
-def _partition_duplicates(part: tuple[int, int]) -> dict[int, tuple[list, int]]:
-    """Duplicates among hashes with ``h % parts == index``, across every worker's store."""
-    from .validate import MAX_PER_CODE
+def _scan_share(share: tuple[int, int]) -> HashScan:
+    """Duplicates among the buckets ``index, index + parts, ...`` of every worker's runs."""
+    from .findings import MAX_PER_CODE
 
-    index, parts = part
+    index, parts = share
     store = HashStore()
     try:
-        for db, offset in _dbs:
-            store.absorb(db, offset, partition=(index, parts), keep=True)
-        return {kind: (list(store.duplicates(kind, 0, MAX_PER_CODE)),
-                       store.count_duplicates(kind, 0)) for kind in (IDENT, CONTENT)}
+        for spill, offset in _spills:
+            store.absorb(spill, offset, own=False)
+        return store.scan(MAX_PER_CODE, range(index, BUCKETS, parts))
     finally:
         store.close()
 
 
-def run_parallel(train: _FileCheck, workers: int, *, merge: bool) -> dict | None:
-    """Validate ``train`` in ``workers`` processes; returns duplicates unless ``merge``."""
-    global _parent, _dbs
+def run_parallel(train: _FileCheck, workers: int, *, merge: bool) -> HashScan | None:
+    """Validate ``train`` in ``workers`` processes; returns the duplicate scan unless ``merge``
+    (then ``train.hashes`` holds every worker's hashes, to scan with the validation file's)."""
+    global _parent, _spills
     spans = line_aligned_ranges(train.path, workers)
     context = multiprocessing.get_context("fork")
     _parent = train
@@ -87,7 +87,7 @@ def run_parallel(train: _FileCheck, workers: int, *, merge: bool) -> dict | None
         _parent = None
     report, first = train.out.report, train.out.first
     offset = 0
-    dbs = []
+    spills = []
     for result in results:
         for finding in result["findings"]:
             if finding.line is not None:
@@ -101,25 +101,22 @@ def run_parallel(train: _FileCheck, workers: int, *, merge: bool) -> dict | None
         train.codes.update(result["codes"])
         train.format = train.format or result["format"]
         train.examples += result["examples"]
-        dbs.append((result["db"], offset))
+        spills.append((result["spill"], offset))
         offset += result["lines"]
     train.lines = offset
+    for spill, spill_offset in spills:  # the store deletes the workers' files when it closes
+        train.hashes.absorb(spill, spill_offset)
     if merge:
-        for db, db_offset in dbs:
-            train.hashes.absorb(db, db_offset)
         return None
-    from .validate import MAX_PER_CODE
+    from .findings import MAX_PER_CODE
 
-    _dbs = dbs
+    _spills = spills
     try:
         with context.Pool(workers) as pool:
-            parts = pool.map(_partition_duplicates, [(i, workers) for i in range(workers)])
+            shares = pool.map(_scan_share, [(i, workers) for i in range(workers)])
     finally:
-        _dbs = []
-        for db, _ in dbs:
-            Path(db).unlink(missing_ok=True)
-    merged: dict[int, tuple[list, int]] = {}
-    for kind in (IDENT, CONTENT):
-        pairs = sorted(p for part in parts for p in part[kind][0])[:MAX_PER_CODE]
-        merged[kind] = (pairs, sum(part[kind][1] for part in parts))
-    return merged
+        _spills = []
+    scan = HashScan(MAX_PER_CODE)
+    for share in shares:
+        scan.merge(share)
+    return scan

@@ -8,7 +8,13 @@ from typing import Any
 
 from ..errors import DatasetValidationError
 
-__all__ = ["CODES", "Finding", "ValidationReport"]
+__all__ = ["CODES", "MAX_FINDINGS", "MAX_PER_CODE", "Collector", "Finding", "ValidationReport"]
+
+MAX_FINDINGS = 2000
+MAX_PER_CODE = 200
+"""Findings listed per code and in all; past either cap they are counted, not listed."""
+_AGGREGATED = ("whitespace", "crlf", "blank_line", "mixed_formats", "unknown_fields")
+"""Codes that usually hit every line: one finding per file, with the count."""
 
 # code: (severity, fixable by --fix, what it means)
 CODES: dict[str, tuple[str, bool, str]] = {
@@ -127,3 +133,35 @@ class ValidationReport:
             "counts": dict(sorted(self.counts.items())), "omitted_findings": self.omitted,
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+class Collector:
+    """Findings with caps per code and overall; aggregated codes become one finding each."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        self.first: dict[tuple[str, str], tuple[int | None, str | None, str]] = {}
+
+    def add(self, file: str, line: int | None, code: str, message: str,
+            field: str | None = None, severity: str | None = None) -> None:
+        severity = severity or CODES[code][0]
+        report = self.report
+        report.counts[code] += 1
+        if severity == "error":
+            report.error_count += 1
+        if code in _AGGREGATED:
+            self.first.setdefault((file, code), (line, field, message))
+            return
+        if report.counts[code] > MAX_PER_CODE or len(report.findings) >= MAX_FINDINGS:
+            report.omitted += 1
+            return
+        report.findings.append(Finding(file, line, field, severity, code, message))
+
+    def finish(self, per_file: dict[str, Counter[str]]) -> None:
+        """Add the one finding of each aggregated code, then sort everything by file and line."""
+        for (file, code), (line, where, message) in self.first.items():
+            n = per_file[file][code]
+            extra = f" ({n} lines; first shown)" if n > 1 else ""
+            self.report.findings.append(
+                Finding(file, line, where, CODES[code][0], code, message + extra))
+        self.report.findings.sort(key=lambda f: (f.file, f.line or 0))

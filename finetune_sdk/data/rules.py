@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["LOCAL_RULES", "RulePack"]
+__all__ = ["LOCAL_RULES", "RulePack", "rules_for"]
 
 GB = 1024**3
 MB = 1024**2
@@ -64,3 +64,24 @@ LOCAL_RULES = RulePack(
     notes=("Local trainer: canonical chat JSONL, SFT only; examples longer than max_seq_length"
            " (default 2048) are truncated (warning); per-message weight is not honoured.",),
 )
+
+_DEFAULT_ROLES = frozenset({"system", "user", "assistant", "tool", "function", "developer"})
+_GENERIC = RulePack(provider="generic", allowed_roles=_DEFAULT_ROLES, supports_tool_calls=True,
+                    supports_weights=True, methods=frozenset({"sft", "dpo"}))
+"""The pack for no provider in particular: every role and feature, no limits."""
+
+
+def rules_for(provider: str | None) -> RulePack:
+    """The rule pack of a provider (aliases allowed); a permissive generic pack for None."""
+    if provider is None:
+        return _GENERIC
+    from ..registry import canonical_name
+
+    name = canonical_name(provider)
+    if name == "local":
+        return LOCAL_RULES
+    if name == "fake":
+        return _GENERIC
+    from .convert import wire_module
+
+    return wire_module(name).RULES

@@ -4,90 +4,39 @@
 (a 2 GB line is measured and reported, never loaded), checks JSON, schema, roles and turn order,
 the provider's rule pack (counts, file size, tokens per example, tool calls, weights, system
 role, alternation), duplicate ids and examples, and leakage into ``validation_path``. Duplicate
-and leakage checks keep 64-bit hashes in a temporary SQLite file, so memory stays flat.
+and leakage checks keep 64-bit hashes in bucketed temporary files (``_hashes``), so memory stays
+flat.
 Finding codes are catalogued in ``findings.CODES`` and docs/datasets.md.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ._hashes import CONTENT, IDENT, HashStore
+from ._hashes import CONTENT, IDENT, HashScan, HashStore
 from ._lines import iter_lines
-from .findings import CODES, Finding, ValidationReport
+from .findings import CODES, MAX_PER_CODE, Collector, Finding, ValidationReport
 from .formats import detect_record_format, message_text, to_canonical
-from .rules import LOCAL_RULES, RulePack
+from .rules import RulePack, rules_for
 from .tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, count_example_tokens, get_counter
 
-__all__ = ["Finding", "ValidationReport", "rules_for", "validate_file"]
+__all__ = ["MAX_PER_CODE", "Finding", "ValidationReport", "rules_for", "validate_file"]
 
-MAX_FINDINGS = 2000
-MAX_PER_CODE = 200
-_AGGREGATED = ("whitespace", "crlf", "blank_line", "mixed_formats", "unknown_fields")
 _DECODER = json.JSONDecoder()
 _NOT_PARSED = object()
-_TWO, _STR = {2}, {str}
+_ROLE, _CONTENT, _TWO = operator.itemgetter("role"), operator.itemgetter("content"), {2}
 _CHAT_KEYS = frozenset({"messages", "id", "conversation_id", "tools", "parallel_tool_calls"})
-_DEFAULT_ROLES = frozenset({"system", "user", "assistant", "tool", "function", "developer"})
-_GENERIC = RulePack(provider="generic", allowed_roles=_DEFAULT_ROLES, supports_tool_calls=True,
-                    supports_weights=True, methods=frozenset({"sft", "dpo"}))
-
-
-def rules_for(provider: str | None) -> RulePack:
-    """The rule pack of a provider (aliases allowed); a permissive generic pack for None."""
-    if provider is None:
-        return _GENERIC
-    from ..registry import canonical_name
-
-    name = canonical_name(provider)
-    if name == "local":
-        return LOCAL_RULES
-    if name == "fake":
-        return _GENERIC
-    from .convert import wire_module
-
-    return wire_module(name).RULES
-
-
-class _Collector:
-    """Findings with caps per code and overall; aggregated codes become one finding each."""
-
-    def __init__(self, report: ValidationReport) -> None:
-        self.report = report
-        self.first: dict[tuple[str, str], tuple[int | None, str | None, str]] = {}
-
-    def add(self, file: str, line: int | None, code: str, message: str,
-            field: str | None = None, severity: str | None = None) -> None:
-        severity = severity or CODES[code][0]
-        report = self.report
-        report.counts[code] += 1
-        if severity == "error":
-            report.error_count += 1
-        if code in _AGGREGATED:
-            self.first.setdefault((file, code), (line, field, message))
-            return
-        if report.counts[code] > MAX_PER_CODE or len(report.findings) >= MAX_FINDINGS:
-            report.omitted += 1
-            return
-        report.findings.append(Finding(file, line, field, severity, code, message))
-
-    def finish(self, per_file: dict[str, Counter[str]]) -> None:
-        for (file, code), (line, field, message) in self.first.items():
-            n = per_file[file][code]
-            extra = f" ({n} lines; first shown)" if n > 1 else ""
-            self.report.findings.append(
-                Finding(file, line, field, CODES[code][0], code, message + extra))
-        self.report.findings.sort(key=lambda f: (f.file, f.line or 0))
 
 
 class _FileCheck:
     """Validates one file; ``index`` 0 is training, 1 validation (for the leakage join)."""
 
-    def __init__(self, path: Path, index: int, rules: RulePack, out: _Collector,
+    def __init__(self, path: Path, index: int, rules: RulePack, out: Collector,
                  hashes: HashStore, max_tokens: int | None, counter: Any) -> None:
         self.path, self.file, self.index, self.rules = path, str(path), index, rules
         self.out, self.hashes, self.max_tokens, self.counter = out, hashes, max_tokens, counter
@@ -96,6 +45,7 @@ class _FileCheck:
         self.codes: Counter[str] = Counter()
         self.lines = 0
         self.allowed_roles = rules.allowed_roles
+        self.shapes: dict[tuple[Any, ...], bool] = {}
 
     def emit(self, line: int | None, code: str, message: str, field: str | None = None,
              severity: str | None = None) -> None:
@@ -118,7 +68,7 @@ class _FileCheck:
                 emit(number, "bom", "file starts with a UTF-8 byte-order mark")
             if raw.had_crlf:
                 emit(number, "crlf", "line ends with \\r\\n")
-            if not data.strip():
+            if not data or data.isspace():
                 emit(number, "blank_line", "blank line")
                 continue
             try:
@@ -148,37 +98,34 @@ class _FileCheck:
     def clean_chat(self, number: int, record: dict[str, Any]) -> bool:
         """Fast path for the common case: a plain chat line with nothing to report.
 
-        Checks with list comprehensions and set operations what ``check_example`` checks one
-        message at a time; any doubt returns False and the detailed path runs instead (same
-        findings either way: this only skips work when there would be none).
+        Checks with C-level calls (map, zip, tuple compares) what ``check_example`` checks one
+        message at a time, and caches the verdict on each sequence of roles; any doubt returns
+        False and the detailed path runs instead (same findings either way: this only skips
+        work when there would be none).
         """
         messages = record.get("messages")
-        if type(messages) is not list or not messages or "chosen" in record \
-                or "preferred_output" in record:
+        if type(messages) is not list or not messages:
             return False
-        if len(record) > 1 and record.keys() - _CHAT_KEYS:
-            return False
+        if len(record) > 1 and not _CHAT_KEYS.issuperset(record):
+            return False  # preference pairs, unknown fields: the detailed path reports them
         try:
-            if {len(m) for m in messages} != _TWO:
-                return False  # weight, tool_calls, name...: the detailed path decides
-            roles = [m["role"] for m in messages]
-            texts = [m["content"] for m in messages]
-            if not set(roles) <= self.allowed_roles:
+            # Exactly role + content in every message (weight, tool_calls, name...: detailed).
+            if {*map(len, messages)} != _TWO:
+                return False
+            roles = tuple(map(_ROLE, messages))
+            texts = tuple(map(_CONTENT, messages))
+            shape_ok = self.shapes.get(roles)  # TypeError for an unhashable role
+            # str.strip returns the same object when there is nothing to strip, so this is
+            # an identity compare per text; TypeError when a content is not a string.
+            if tuple(map(str.strip, texts)) != texts or "" in texts:
                 return False
         except (KeyError, TypeError):
             return False
-        if {type(t) for t in texts} != _STR or [
-                t for t in texts if not t or t[0].isspace() or t[-1].isspace()]:
-            return False
-        turns = roles[1:] if roles[0] == "system" else roles
-        if not turns or turns[0] != "user" or turns[-1] != "assistant" or "system" in turns:
-            return False
-        if self.rules.must_alternate and any(a == b for a, b in zip(turns, turns[1:],
-                                                                    strict=False)):
-            return False
-        if roles[0] == "system" and not self.rules.supports_system:
-            return False
-        if "tool" in roles and not self.rules.supports_tool_calls:
+        if shape_ok is None:
+            shape_ok = self.shape_ok(roles)
+            if len(self.shapes) < 4096:
+                self.shapes[roles] = shape_ok
+        if not shape_ok:
             return False
         limit = self.max_tokens
         if limit is not None:
@@ -191,19 +138,30 @@ class _FileCheck:
         elif self.format != "chat":
             return False
         self.examples += 1
-        pending = self.hashes.pending
-        # Same content key as the detailed path, so duplicates match across both paths.
-        pending.append((CONTENT, hash("\x1e".join([r + "\x1f" + t for r, t in zip(
-            roles, texts, strict=True)])), self.index, number))
+        add = self.hashes.add
+        # Same content key as check_example, so duplicates match across both paths.
+        add(CONTENT, hash((roles, texts)), self.index, number)
         ident = record.get("id")
         if ident is not None:
-            pending.append((IDENT, hash(str(ident)), self.index, number))
+            add(IDENT, hash(str(ident)), self.index, number)
         return True
+
+    def shape_ok(self, roles: tuple[Any, ...]) -> bool:
+        """Whether a sequence of roles passes every role and turn-order rule of the pack."""
+        rules = self.rules
+        if not set(roles) <= self.allowed_roles:
+            return False
+        turns = roles[1:] if roles[0] == "system" else roles
+        if not turns or turns[0] != "user" or turns[-1] != "assistant" or "system" in turns:
+            return False
+        if rules.must_alternate and any(a == b for a, b in zip(turns, turns[1:], strict=False)):
+            return False
+        if roles[0] == "system" and not rules.supports_system:
+            return False
+        return "tool" not in roles or rules.supports_tool_calls
 
     def record(self, number: int, record: Any, data: bytes) -> None:
         if type(record) is dict and self.clean_chat(number, record):
-            if len(self.hashes.pending) >= 20_000:
-                self.hashes.flush()
             return
         if not isinstance(record, dict):
             self.emit(number, "not_object", f"expected a JSON object, got {type(record).__name__}")
@@ -249,13 +207,15 @@ class _FileCheck:
         roles = rules.allowed_roles
         chars = 0
         previous = None
-        parts: list[str] = []
+        seen_roles: list[Any] = []
+        seen_texts: list[str] = []
         for i, message in enumerate(messages):
             role = message["role"]
             content = message.get("content")
             text = content if type(content) is str else message_text(message)
             chars += len(text)
-            parts.append(role + "\x1f" + text)
+            seen_roles.append(role)
+            seen_texts.append(text)
             if role not in roles:
                 emit(number, "bad_role", f"role {role!r} is not accepted by {rules.provider}"
                      f" (allowed: {', '.join(sorted(roles))})", f"messages[{i}].role")
@@ -292,7 +252,7 @@ class _FileCheck:
                          " turn", f"messages[{i}].role",
                          "error" if rules.must_alternate else None)
                 previous = role
-        self.check_ending(number, example, messages, preference, parts)
+        self.check_ending(number, example, messages, preference)
         tokens = math_ceil(chars / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD * len(messages)
         if preference:
             longer = max(len(message_text(example["chosen"])),
@@ -306,18 +266,17 @@ class _FileCheck:
             emit(number, "too_many_tokens", f"{kind}{tokens:,} tokens, over the {limit:,} limit"
                  f" for this model ({self.counter.name})", "messages",
                  None if rules.token_limit_is_error else "warning")
-        content = "\x1e".join(parts)
+        # hash() is stable within one process (and its forks), which is all the store needs.
+        content: tuple[Any, ...] = (tuple(seen_roles), tuple(seen_texts))
         if preference:
-            content += "\x1d" + message_text(example["chosen"]) + "\x1d" + \
-                message_text(example["rejected"])
-        # hash() of a str is stable within one process, which is all the store needs.
+            content += (message_text(example["chosen"]), message_text(example["rejected"]))
         self.hashes.add(CONTENT, hash(content), self.index, number)
         ident = example.get("id")
         if ident is not None:
             self.hashes.add(IDENT, hash(str(ident)), self.index, number)
 
     def check_ending(self, number: int, example: dict[str, Any], messages: list[dict],
-                     preference: bool, parts: list[str]) -> None:
+                     preference: bool) -> None:
         emit = self.emit
         last_role = messages[-1]["role"] if messages else None
         if preference:
@@ -336,26 +295,28 @@ class _FileCheck:
             emit(number, "last_not_assistant", f"the last turn is {last_role!r}; a training"
                  " example must end with an assistant turn", f"messages[{len(messages) - 1}]")
 
-    def finish_counts(self, duplicates: dict[int, tuple[list, int]] | None = None) -> None:
-        """Duplicate ids/examples: from the hash store, or as computed by parallel workers."""
-        checks = ((IDENT, "duplicate_id", "same id as line {}", "id"),
-                  (CONTENT, "duplicate_example", "same content as line {}", None))
-        for kind, code, text, field in checks:
-            if duplicates is None:
-                pairs = list(self.hashes.duplicates(kind, self.index, MAX_PER_CODE))
-                total = self.hashes.count_duplicates(kind, self.index)
-            else:
-                pairs, total = duplicates[kind]
-            for line, first in pairs:
-                self.emit(line, code, text.format(first), field)
-            # Past the cap, count the rest without listing them.
-            extra = total - self.codes[code]
-            if extra > 0:
-                self.codes[code] += extra
-                self.out.report.counts[code] += extra
-                self.out.report.omitted += extra
-                if CODES[code][0] == "error":
-                    self.out.report.error_count += extra
+    def finish_counts(self, scan: HashScan) -> None:
+        """Duplicate ids and examples of this file (and leakage, for the validation file)."""
+        self.emit_pairs("duplicate_id", *scan.duplicates[(IDENT, self.index)],
+                        "same id as line {}", "id")
+        self.emit_pairs("duplicate_example", *scan.duplicates[(CONTENT, self.index)],
+                        "same content as line {}")
+        if self.index == 1:
+            self.emit_pairs("leakage", *scan.overlaps[CONTENT],
+                            "also in the training file at line {}")
+
+    def emit_pairs(self, code: str, pairs: list[tuple[int, int]], total: int, text: str,
+                   field: str | None = None) -> None:
+        """One finding per (line, other line) pair; past the cap, the rest are counted."""
+        for line, other in pairs:
+            self.emit(line, code, text.format(other), field)
+        extra = total - self.codes[code]
+        if extra > 0:
+            self.codes[code] += extra
+            self.out.report.counts[code] += extra
+            self.out.report.omitted += extra
+            if CODES[code][0] == "error":
+                self.out.report.error_count += extra
 
 
 def math_ceil(value: float) -> int:
@@ -381,7 +342,7 @@ def validate_file(path: str | Path, *, provider: str | None = None,
     report = ValidationReport(file=str(path), provider=rules.provider if provider else None,
                               base_model=base_model, bytes=path.stat().st_size,
                               max_tokens=max_tokens, token_counter=counter.name)
-    out = _Collector(report)
+    out = Collector(report)
     hashes = HashStore()
     per_file: dict[str, Counter[str]] = {}
     try:
@@ -389,26 +350,28 @@ def validate_file(path: str | Path, *, provider: str | None = None,
         from ._parallel import run_parallel, worker_count
 
         workers = worker_count(path)
+        scan = None
         if workers > 1:
-            # Without a validation file the duplicate queries run per hash partition in the
-            # workers too; with one, the hashes are merged here for the leakage join.
-            train.finish_counts(run_parallel(train, workers, merge=validation_path is not None))
+            # Without a validation file the duplicate scan runs per bucket range in the
+            # workers too; with one, the workers' hashes join the leakage scan here.
+            scan = run_parallel(train, workers, merge=validation_path is not None)
         else:
             train.run()
-            train.finish_counts()
-        per_file[train.file] = train.codes
         report.format, report.examples = train.format, train.examples
+        val = None
         if validation_path is not None:
             vpath = Path(validation_path)
             if not vpath.is_file():
                 raise DatasetError("no such validation file", file=str(vpath))
             val = _FileCheck(vpath, 1, rules, out, hashes, max_tokens, counter)
             val.run()
-            val.finish_counts()
-            per_file[val.file] = val.codes
             report.validation_file, report.validation_examples = val.file, val.examples
-            for line, train_line in hashes.overlaps(CONTENT, MAX_PER_CODE):
-                val.emit(line, "leakage", f"also in the training file at line {train_line}")
+        scan = scan or hashes.scan(MAX_PER_CODE)
+        train.finish_counts(scan)
+        per_file[train.file] = train.codes
+        if val is not None:
+            val.finish_counts(scan)
+            per_file[val.file] = val.codes
             if rules.max_validation_examples and val.examples > rules.max_validation_examples:
                 val.emit(None, "too_many_validation_examples", f"{val.examples:,} validation"
                          f" examples; {rules.provider} takes at most"
