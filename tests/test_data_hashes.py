@@ -119,3 +119,21 @@ def test_validate_counts_every_duplicate_and_leak_past_the_listing_cap(tmp_path)
     assert len(listed) == MAX_PER_CODE and report.omitted >= 100
     assert listed[0].line == 1 and "line 1" in listed[0].message
     assert not report.ok  # leakage is an error
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_validation_leaves_no_hash_files_behind(tmp_path, monkeypatch, workers):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    monkeypatch.setattr("finetune_sdk.data._parallel.PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setenv("FINETUNE_SDK_WORKERS", workers)
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps({"messages": [
+        {"role": "user", "content": f"q{i % 5}"}, {"role": "assistant", "content": "a"}]})
+        for i in range(60)) + "\n", encoding="utf-8")
+    report = validate_file(data)
+    assert report.counts["duplicate_example"] == 55
+    with pytest.raises(Exception, match="no such validation file"):
+        validate_file(data, validation_path=tmp_path / "missing.jsonl")
+    assert list(scratch.iterdir()) == []

@@ -50,9 +50,14 @@ def _check_range(span: tuple[int, int]) -> dict[str, Any]:
     assert parent is not None
     report = ValidationReport(file=parent.file)
     out = Collector(report)
-    check = _FileCheck(parent.path, 0, parent.rules, out, HashStore(), parent.max_tokens,
+    store = HashStore()
+    check = _FileCheck(parent.path, 0, parent.rules, out, store, parent.max_tokens,
                        parent.counter)
-    check.run(*span)
+    try:
+        check.run(*span)
+    except BaseException:
+        store.close()  # nobody will absorb this worker's files
+        raise
     return {"findings": report.findings, "counts": report.counts, "errors": report.error_count,
             "omitted": report.omitted, "first": out.first, "codes": check.codes,
             "format": check.format, "examples": check.examples, "lines": check.lines,
