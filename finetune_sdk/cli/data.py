@@ -98,7 +98,8 @@ def validate_command(
         _print_findings(report, show)
         verdict = ("[bold green]ok[/]" if report.ok
                    else f"[bold red]{report.error_count} error(s)[/]")
-        console.print(f"{report.examples} examples ({report.format or 'unknown format'}),"
+        noun = "example" if report.examples == 1 else "examples"
+        console.print(f"{report.examples:,} {noun} ({report.format or 'unknown format'}),"
                       f" {report.bytes:,} bytes, provider {report.provider or 'any'}: {verdict}")
     if not report.ok:
         raise typer.Exit(EXIT_USAGE)
@@ -121,12 +122,14 @@ def stats_command(
     if as_json:
         print_json(stats.to_dict())
         return
-    kind = "exact" if stats.tokens_exact else "ESTIMATE"
+    # The estimate's own name already says what it is ("estimate (~4 chars/token)").
+    kind = f"exact: {stats.tokenizer}" if stats.tokens_exact else \
+        f"ESTIMATE, {stats.tokenizer.removeprefix('estimate').strip(' ()')}"
     console.print(_kv_table([
         ("file", stats.file), ("examples", stats.examples),
         ("messages", f"{stats.messages} ({stats.turns_mean:.2f} per example,"
                      f" {stats.multi_turn_examples} multi-turn)"),
-        ("tokens", f"{stats.tokens_total:,} ({kind}: {stats.tokenizer})"),
+        ("tokens", f"{stats.tokens_total:,} ({kind})"),
         ("per example", f"p50 {stats.tokens_p50:,} · p95 {stats.tokens_p95:,} ·"
                         f" max {stats.tokens_max:,} · mean {stats.tokens_mean:,.1f}"),
         ("training tokens", f"{stats.training_tokens:,} ({stats.epochs} epoch(s))"),

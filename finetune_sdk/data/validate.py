@@ -388,10 +388,10 @@ def _file_rules(train: _FileCheck, rules: RulePack, report: ValidationReport) ->
     if n == 0 and not report.error_count:
         emit(None, "empty_file", "the file has no examples")
     if n and n < rules.min_examples:
-        emit(None, "too_few_examples", f"{n} example(s); {rules.provider} needs at least"
+        emit(None, "too_few_examples", f"{_examples(n)}; {rules.provider} needs at least"
              f" {rules.min_examples}")
     elif n and rules.recommended_min_examples and n < rules.recommended_min_examples:
-        emit(None, "few_examples", f"{n} examples; {rules.provider} recommends at least"
+        emit(None, "few_examples", f"{_examples(n)}; {rules.provider} recommends at least"
              f" {rules.recommended_min_examples}")
     if rules.max_examples and n > rules.max_examples:
         emit(None, "too_many_examples", f"{n:,} examples; {rules.provider} takes at most"
@@ -401,3 +401,7 @@ def _file_rules(train: _FileCheck, rules: RulePack, report: ValidationReport) ->
              f" {rules.max_file_bytes:,}")
     if train.format == "preference" and "dpo" not in rules.methods:
         emit(None, "method_unsupported", f"{rules.provider} cannot train on preference pairs")
+
+
+def _examples(n: int) -> str:
+    return f"{n:,} example" + ("" if n == 1 else "s")
