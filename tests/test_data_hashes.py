@@ -47,9 +47,13 @@ def random_entries(seed, lines=3000, values=900):
     return entries
 
 
-@pytest.mark.parametrize("spill", [7, 1000, _hashes.SPILL_PAIRS])
-def test_scan_matches_a_brute_force_reference_across_spilled_runs(monkeypatch, spill):
+@pytest.mark.parametrize(("spill", "scan_pairs"), [(7, _hashes.SCAN_PAIRS), (1000, 3),
+                                                   (_hashes.SPILL_PAIRS, _hashes.SCAN_PAIRS)])
+def test_scan_matches_a_brute_force_reference_across_spilled_runs(monkeypatch, spill,
+                                                                  scan_pairs):
+    """Many small runs; and buckets read in several passes (as for a file of ~20 GB+)."""
     monkeypatch.setattr(_hashes, "SPILL_PAIRS", spill)
+    monkeypatch.setattr(_hashes, "SCAN_PAIRS", scan_pairs)
     entries = random_entries(seed=spill)
     store = HashStore()
     try:

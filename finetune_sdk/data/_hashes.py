@@ -28,6 +28,9 @@ CONTENT, IDENT = 0, 1
 BUCKETS = 256
 _MASK = BUCKETS - 1
 SPILL_PAIRS = 1 << 18  # 4 MB of buffered pairs per run file
+SCAN_PAIRS = 1 << 18
+"""Most pairs one scan pass holds in its dict (~25 MB); a bigger bucket is read in several
+passes, each taking the hashes of one residue class, so memory stays flat past ~20 GB files."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,19 @@ class HashStore:
         if own:
             self._owned.append(spill.directory)
 
-    def _bucket(self, bucket: int) -> Iterable[tuple[int, int]]:
-        """(hash, tag) pairs of one bucket across every run, line offsets applied."""
+    def _bucket_size(self, bucket: int) -> int:
+        return sum(offsets[bucket + 1] - offsets[bucket] for _, offsets, _ in self._runs) // 2
+
+    def _bucket(self, bucket: int, passes: int = 1, index: int = 0
+                ) -> Iterable[tuple[int, int]]:
+        """(hash, tag) pairs of one bucket across every run, line offsets applied; with
+        ``passes`` > 1 only the hashes whose higher bits fall in class ``index``."""
+        pairs = self._bucket_pairs(bucket)
+        if passes == 1:
+            return pairs
+        return ((value, tag) for value, tag in pairs if (value >> 8) % passes == index)
+
+    def _bucket_pairs(self, bucket: int) -> Iterable[tuple[int, int]]:
         for path, offsets, line_offset in self._runs:
             start, end = offsets[bucket], offsets[bucket + 1]
             if start == end:
@@ -129,43 +143,62 @@ class HashStore:
     def scan(self, limit: int, buckets: Iterable[int] | None = None) -> HashScan:
         """Duplicates per (kind, file) and validation-vs-training overlaps per kind."""
         self.flush()
-        result = HashScan(limit)
-        repeats: dict[tuple[int, int], list] = {}
-        repeat_counts = dict.fromkeys(((k, f) for k in (CONTENT, IDENT) for f in (0, 1)), 0)
-        overlaps: dict[int, list] = {CONTENT: [], IDENT: []}
-        overlap_counts = {CONTENT: 0, IDENT: 0}
+        tally = _Tally(limit)
         for bucket in range(BUCKETS) if buckets is None else buckets:
-            # key = hash with kind and file in the low bits; value = first line seen.
-            first: dict[int, int] = {}
-            setdefault = first.setdefault
-            validation: list[tuple[int, int]] = []
-            for value, tag in self._bucket(bucket):
-                key = value << 2 | (tag & 3)
-                line = tag >> 2
-                seen = setdefault(key, line)
-                if seen != line:
-                    where = (tag >> 1 & 1, tag & 1)
-                    repeat_counts[where] += 1
-                    _keep(repeats.setdefault(where, []), (line, seen), limit)
-                if tag & 1:
-                    validation.append((key, line))
-            for key, line in validation:
-                training = first.get(key ^ 1)  # the same hash and kind in file 0
-                if training is not None:
-                    kind = key >> 1 & 1
-                    overlap_counts[kind] += 1
-                    _keep(overlaps[kind], (line, training), limit)
-        for where, total in repeat_counts.items():
-            result.duplicates[where] = (sorted(repeats.get(where, []))[:limit], total)
-        for kind, total in overlap_counts.items():
-            result.overlaps[kind] = (sorted(overlaps[kind])[:limit], total)
-        return result
+            passes = -(-self._bucket_size(bucket) // SCAN_PAIRS) or 1
+            for index in range(passes):
+                tally.add(self._bucket(bucket, passes, index))
+        return tally.result()
 
     def close(self) -> None:
         for directory in self._owned:
             shutil.rmtree(directory, ignore_errors=True)
         self._owned = []
         self._runs = []
+
+
+class _Tally:
+    """Repeats and overlaps found so far, keeping the ``limit`` earliest of each and counts."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.repeats: dict[tuple[int, int], list[tuple[int, int]]] = {
+            (kind, file): [] for kind in (CONTENT, IDENT) for file in (0, 1)}
+        self.repeat_counts = dict.fromkeys(self.repeats, 0)
+        self.overlaps: dict[int, list[tuple[int, int]]] = {CONTENT: [], IDENT: []}
+        self.overlap_counts = dict.fromkeys(self.overlaps, 0)
+
+    def add(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """One dict pass over (hash, tag) pairs that include every copy of their hashes."""
+        limit, repeats, repeat_counts = self.limit, self.repeats, self.repeat_counts
+        # key = hash with kind and file in the low bits; value = first line seen.
+        first: dict[int, int] = {}
+        setdefault = first.setdefault
+        validation: list[tuple[int, int]] = []
+        for value, tag in pairs:
+            key = value << 2 | (tag & 3)
+            line = tag >> 2
+            seen = setdefault(key, line)
+            if seen != line:
+                where = (tag >> 1 & 1, tag & 1)
+                repeat_counts[where] += 1
+                _keep(repeats[where], (line, seen), limit)
+            if tag & 1:
+                validation.append((key, line))
+        for key, line in validation:
+            training = first.get(key ^ 1)  # the same hash and kind in file 0
+            if training is not None:
+                kind = key >> 1 & 1
+                self.overlap_counts[kind] += 1
+                _keep(self.overlaps[kind], (line, training), limit)
+
+    def result(self) -> HashScan:
+        scan = HashScan(self.limit)
+        for where, total in self.repeat_counts.items():
+            scan.duplicates[where] = (sorted(self.repeats[where])[:self.limit], total)
+        for kind, total in self.overlap_counts.items():
+            scan.overlaps[kind] = (sorted(self.overlaps[kind])[:self.limit], total)
+        return scan
 
 
 def _keep(pairs: list[tuple[int, int]], pair: tuple[int, int], limit: int) -> None:
