@@ -16,7 +16,7 @@ _EXPORTS: dict[str, str] = {
     "APIError": "errors",
     "APIStatusError": "errors",
     "APITimeoutError": "errors",
-    "AsyncClient": "client",
+    "AsyncClient": "async_client",
     "AuthenticationError": "errors",
     "BudgetExceededError": "errors",
     "Capabilities": "types",
@@ -68,7 +68,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .client import AsyncClient, Client
+    from .async_client import AsyncClient
+    from .client import Client
     from .errors import (
         APIConnectionError,
         APIError,

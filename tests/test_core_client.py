@@ -8,7 +8,8 @@ import warnings
 import pytest
 
 from finetune_sdk import AsyncClient, Client, ConfigurationError, UnsupportedFeatureError
-from finetune_sdk.client import AsyncDatasets, AsyncJobs, AsyncModels, Datasets, Jobs, Models
+from finetune_sdk.async_client import AsyncDatasets, AsyncJobs, AsyncModels
+from finetune_sdk.client import Datasets, Jobs, Models
 from finetune_sdk.errors import LedgerError
 from finetune_sdk.provider import PreflightWarning
 from finetune_sdk.providers.fake import FakeOptions

@@ -226,7 +226,7 @@ class ProviderConformance:
     """Regex on "METHOD /path" that matches only the vendor's job-create request."""
 
     async def test_async_lifecycle(self, provider: Any, mock: Any, training_file: Path) -> None:
-        from ..client import AsyncClient
+        from ..async_client import AsyncClient
 
         client = AsyncClient(provider, ledger=False)
         ref = await client.datasets.upload(training_file)
