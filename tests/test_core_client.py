@@ -126,6 +126,25 @@ async def test_async_client_runs_the_same_flow() -> None:
     await client.aclose()
 
 
+async def test_cancelling_an_async_wait_stops_the_polling() -> None:
+    import asyncio
+
+    client = AsyncClient("fake")
+    job = await client.jobs.create(base_model="b", training_file=REF,
+                                   options=FakeOptions(auto_advance=False))
+    polls = []
+    original = client.provider.get_job
+    client.provider.get_job = lambda job_id: polls.append(job_id) or original(job_id)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await client.jobs.wait(job, poll_interval=0.02)
+    seen = len(polls)
+    assert seen >= 3  # it was polling...
+    await asyncio.sleep(0.2)
+    assert len(polls) == seen  # ...and stopped with the task, no thread left polling
+    await client.aclose()
+
+
 def test_client_refuses_credentials_with_a_provider_instance(tmp_path) -> None:
     from finetune_sdk.providers.fake import FakeProvider
 
