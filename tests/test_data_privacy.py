@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import finetune_sdk.cli.data  # noqa: F401
@@ -23,6 +25,7 @@ from finetune_sdk.data.privacy import (
 )
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
 
 CASES = [
     ("EMAIL", "Write to maria.lopez@example.org today", "maria.lopez@example.org"),
@@ -53,6 +56,45 @@ def test_each_phi_type_is_found_and_replaced(kind, text, secret):
     assert secret not in out
     assert f"[{kind}]" in out
     assert counts[kind] >= 1
+
+
+def _without_hints(detectors):
+    from dataclasses import replace
+
+    from finetune_sdk.data.privacy import RegexDetector
+
+    return [replace(d, hint=None) if isinstance(d, RegexDetector) else d for d in detectors]
+
+
+# Pieces that make (or nearly make) every PHI type, mixed at random by hypothesis below.
+_PIECES = [text for _, text, _ in CASES] + [
+    "12/31/99", "1.2.3.4", "fe80:0:0:0:202:b3ff:fe1e:8329", "FE80:0:0:0:0:0:0:1", "+1 5",
+    "555.123.4567", "(555)123-4567", "+33 1 23 45 67 89", "078-05-1120", "DOB=1/2/2000",
+    "D.O.B. 2000-01-02", "birthdate 1 Jan 2000", "Born Sept. 3rd, 1999", "chart # AB-1234",
+    "PATIENT ID 99-1234", "WWW.EXAMPLE.ORG/x", "HTTP://a.b/c", "a@b.co", "1600 Pennsylvania Ave",
+    "7 Main St.", " ", "-", ".", "/", ":", "\n", "2026", "x1", "é", "MRN", "born", "#",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8), st.sampled_from(["", " "]))
+@settings(max_examples=400, deadline=None)
+def test_hints_never_change_what_is_found(pieces, sep):
+    """Each detector's hint only skips text that its full pattern cannot match."""
+    text = sep.join(pieces)
+    detectors = default_detectors(names=["Jane Doe"])
+    assert scrub_text(text, detectors) == scrub_text(text, _without_hints(detectors))
+    for fast, slow in zip(detectors, _without_hints(detectors), strict=True):
+        assert list(fast.find(text)) == list(slow.find(text))
+
+
+def test_hints_hold_on_the_bundled_samples_and_the_cases():
+    texts = [text for _, text, _ in CASES]
+    for path in sorted((ROOT / "examples" / "data").glob("*.jsonl")):
+        texts += [json.dumps(json.loads(line)) for line in path.read_text("utf-8").splitlines()]
+    detectors = default_detectors(names=["Jane Doe", "Okafor"])
+    slow = _without_hints(detectors)
+    for text in texts:
+        assert [list(d.find(text)) for d in detectors] == [list(d.find(text)) for d in slow]
 
 
 def test_ordinary_health_text_is_left_alone():

@@ -59,13 +59,26 @@ class Detector(Protocol):
 
 @dataclass
 class RegexDetector:
-    """One PHI type by regular expression; ``group`` picks the part to replace."""
+    """One PHI type by regular expression; ``group`` picks the part to replace.
+
+    ``hint`` is an optional cheap pattern that every match of ``pattern`` contains (a necessary
+    condition): text without it is skipped. Python's ``re`` scans a pattern that starts with
+    ``\b`` or a case-insensitive alternation position by position; a hint that starts with a
+    literal or ``\d`` is found with a fast character scan, and most chat text has no PHI.
+    """
 
     type: str
     pattern: re.Pattern[str]
     group: int = 0
+    hint: re.Pattern[str] | None = None
+
+    def may_match(self, text: str) -> bool:
+        """False only when ``pattern`` surely finds nothing in ``text``."""
+        return self.hint is None or self.hint.search(text) is not None
 
     def find(self, text: str) -> Iterator[Span]:
+        if not self.may_match(text):
+            return
         for match in self.pattern.finditer(text):
             yield match.start(self.group), match.end(self.group), self.type
 
@@ -106,27 +119,38 @@ class PresidioDetector:
 def default_detectors(names: Iterable[str] = ()) -> list[Detector]:
     """The built-in regex detectors plus a name list."""
     flags = re.I
+    # Each hint matches a piece every match must contain (see RegexDetector), written to start
+    # with a character class so re can skip ahead fast; tests/test_data_privacy.py checks that
+    # hints never change what is found.
     detectors: list[Detector] = [
         RegexDetector("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)]",
-                                        flags)),
-        RegexDetector("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+                                        flags), hint=re.compile(r"[:Ww](?://|(?i:ww\.))")),
+        RegexDetector("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+                      hint=re.compile("@")),
         RegexDetector("IP", re.compile(
             r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"
-            r"|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", flags)),
+            r"|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", flags),
+            hint=re.compile(r"[0-9a-fA-F][.:][0-9a-fA-F]")),
         RegexDetector("MRN", re.compile(
             r"\b(?:MRN|medical record(?:\s+(?:number|no\.?|#))?|patient\s+(?:id|number)|chart"
-            r"\s+(?:no\.?|number|#))[\s:#.-]*([A-Z]{0,3}-?\d[\dA-Z-]{3,})", flags), 1),
+            r"\s+(?:no\.?|number|#))[\s:#.-]*([A-Z]{0,3}-?\d[\dA-Z-]{3,})", flags), 1,
+            hint=re.compile(r"[MmPpCc](?i:rn|edical|atient|hart)")),
         RegexDetector("DOB", re.compile(
             rf"\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born(?: on)?|birthday)"
-            rf"(?:\s+(?:is|was|=))?[\s:,-]*({_DATE})", flags), 1),
-        RegexDetector("SSN", re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")),
+            rf"(?:\s+(?:is|was|=))?[\s:,-]*({_DATE})", flags), 1,
+            hint=re.compile(r"[DdBb](?i:ob|\.o\.b|irth|orn)")),
+        RegexDetector("SSN", re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"),
+                      hint=re.compile(r"\d-\d\d-\d")),
         RegexDetector("PHONE", re.compile(
             r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
-            r"|(?<![\w-])\+\d{1,3}(?:[\s.-]\d{2,5}){2,4}(?![\w-])")),
+            r"|(?<![\w-])\+\d{1,3}(?:[\s.-]\d{2,5}){2,4}(?![\w-])"),
+            hint=re.compile(r"[\d+](?:(?<=\d)[\s.-]\d{4}|(?<=\+)\d)")),
         RegexDetector("ADDRESS", re.compile(
             rf"\b\d{{1,6}}\s+(?:[A-Za-z][A-Za-z'-]*\s+){{1,4}}{_STREET}\b\.?"
-            r"(?:,?\s+(?:apt|apartment|suite|unit|#)\.?\s*\w+)?", flags)),
-        RegexDetector("DATE", re.compile(rf"\b{_DATE}\b", flags)),
+            r"(?:,?\s+(?:apt|apartment|suite|unit|#)\.?\s*\w+)?", flags),
+            hint=re.compile(r"\d\s")),
+        RegexDetector("DATE", re.compile(rf"\b{_DATE}\b", flags),
+                      hint=re.compile(r"\d(?:\d{3}|[/.-]\d)")),
     ]
     detectors.append(NameListDetector(names))
     return detectors
@@ -165,6 +189,27 @@ def scrub_text(text: str, detectors: Sequence[Detector], counts: Counter[str] | 
 
 
 _SKIP_KEYS = {"role", "id", "conversation_id", "type", "tool_call_id"}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string ``_scrub_value`` would scrub, in the same walk."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _SKIP_KEYS:
+                yield from _strings(item)
+
+
+def _detectors_for(record: Any, detectors: Sequence[Detector]) -> list[Detector]:
+    """The detectors that may match somewhere in the record: one hint search per detector
+    over all its strings joined with NUL (a hint matching across two strings would only cost
+    a wasted search) instead of one per string."""
+    joined = "\x00".join(_strings(record))
+    return [d for d in detectors if not isinstance(d, RegexDetector) or d.may_match(joined)]
 
 
 def _scrub_value(value: Any, detectors: Sequence[Detector], counts: Counter[str]) -> Any:
@@ -221,7 +266,7 @@ def scrub_file(src: str | Path, dst: str | Path | None, *, names: Iterable[str] 
                 raise DatasetError(f"not valid UTF-8 JSON ({exc}); run finetune validate",
                                    file=str(src), line=raw.number) from None
             counts: Counter[str] = Counter()
-            record = _scrub_value(record, detectors, counts)
+            record = _scrub_value(record, _detectors_for(record, detectors), counts)
             report.records += 1
             if counts:
                 report.counts.update(counts)
