@@ -14,7 +14,9 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,9 @@ def versions() -> dict[str, str]:
         "peft": peft.__version__,
         "finetune_sdk": sdk_version,
     }
+    bitsandbytes = sys.modules.get("bitsandbytes")  # loaded by QLoRA runs only
+    if bitsandbytes is not None:
+        found["bitsandbytes"] = getattr(bitsandbytes, "__version__", "unknown")
     if torch.cuda.is_available():
         found["cuda"] = str(torch.version.cuda)
         found["gpu"] = torch.cuda.get_device_name()
@@ -88,7 +93,7 @@ def write_output(
         "merged": bool(config.merge),
     }
     if config.merge:
-        _write_merged(peft_model, tokenizer, tmp / "merged")
+        _write_merged(peft_model, tokenizer, tmp / "merged", config, adapter_dir=tmp)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     if output_dir.exists():
         old = output_dir.parent / f".{output_dir.name}.old-{os.getpid()}"
@@ -100,9 +105,27 @@ def write_output(
     return output_dir
 
 
-def _write_merged(peft_model: Any, tokenizer: Any, path: Path) -> None:
+def _write_merged(peft_model: Any, tokenizer: Any, path: Path, config: Any,
+                  adapter_dir: Path) -> None:
+    if getattr(config, "quantization", None):
+        # QLoRA: merging into 4-bit weights would save a lossy 4-bit model. Reload the base
+        # in full precision (on CPU) and fold the saved adapter into that instead.
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+
+        base = AutoModelForCausalLM.from_pretrained(str(config.base_model), dtype=torch_dtype())
+        with warnings.catch_warnings():  # PEFT's own use of a deprecated transformers call
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated")
+            peft_model = PeftModel.from_pretrained(base, str(adapter_dir))
     # Merging folds LoRA into the base weights in place; it is the last thing the run does.
     merged = peft_model.merge_and_unload()
     merged.config._attn_implementation = "sdpa"  # a plain HF model for whoever loads it next
     merged.save_pretrained(path)
     tokenizer.save_pretrained(path)
+
+
+def torch_dtype() -> Any:
+    """The dtype a merged model is saved in: bf16 where CUDA is, else fp32."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_available() else torch.float32

@@ -62,6 +62,8 @@ class TrainConfig:
     save_every_steps: int | None = None
     merge: bool = False
     eval_every_steps: int | None = None
+    quantization: str | None = None
+    """``"nf4"``: QLoRA (4-bit base weights through bitsandbytes); None: full-precision base."""
 
 
 class TrainerHooks(Protocol):
@@ -186,6 +188,7 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=config.lora_target_modules,
+        quantization=config.quantization,
     )
     module: torch.nn.Module = PackedCausalLM(peft_model, backend=backend)
     if dist_env.world > 1:

@@ -68,6 +68,10 @@ class LocalOptions(ProviderOptions):
     eval_every_steps: int | None = Field(None, ge=1)
     merge: bool = False
     """Also write a merged (base + LoRA) model to ``output/merged``."""
+    quantization: Literal["nf4"] | None = None
+    """``"nf4"`` trains QLoRA: base weights in 4-bit NF4 (bitsandbytes, ``pip install
+    'finetune-sdk[qlora]'``), LoRA in full precision on top. The adapter loads on the
+    full-precision base like any other; ``merge`` reloads the base in full precision."""
     python: str | None = None
     """Interpreter for the worker (default: this one)."""
 
@@ -143,6 +147,11 @@ class LocalProvider(Provider):
         if missing:
             raise ProviderNotInstalledError(
                 f"the local trainer needs {', '.join(missing)}: pip install 'finetune-sdk[local]'")
+        options: LocalOptions = self.resolve_options(spec)
+        if options.quantization and options.python is None and \
+                importlib.util.find_spec("bitsandbytes") is None:
+            raise ProviderNotInstalledError(
+                "QLoRA (quantization='nf4') needs bitsandbytes: pip install 'finetune-sdk[qlora]'")
         return []
 
     def _job_dir(self, job_id: str) -> JobDir:
@@ -169,7 +178,7 @@ class LocalProvider(Provider):
             config = {**TINY_DEFAULTS, **config}
         config.update(device=options.device, merge=options.merge,
                       gradient_accumulation_steps=options.gradient_accumulation_steps)
-        for key in ("max_steps", "save_every_steps", "eval_every_steps"):
+        for key in ("max_steps", "save_every_steps", "eval_every_steps", "quantization"):
             if getattr(options, key) is not None:
                 config[key] = getattr(options, key)
         return config
