@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import finetune_sdk.cli.data  # noqa: F401
-from finetune_sdk import Client, SensitiveDataError
+from finetune_sdk import Client, DatasetError, SensitiveDataError
 from finetune_sdk.cli.app import app
 from finetune_sdk.data.privacy import (
     check_upload_allowed,
@@ -124,6 +124,47 @@ def test_scrub_file_counts_types_and_lines(tmp_path):
     assert is_scrubbed(dst) and read_marker(dst)["sensitive"] is True
     dst.write_text(dst.read_text() + json.dumps(rows[0]) + "\n")
     assert not is_scrubbed(dst)  # edited after the scrub
+
+
+def _mixed_rows(n):
+    texts = ["email jane@x.io now", "nothing here", "call (555) 123-4567", "born on 3/4/1990",
+             "plain text again", "see https://x.example/p?q=1", "I'm Jane Doe"]
+    return [json.dumps({"messages": [{"role": "user", "content": f"{texts[i % 7]} #{i}"},
+                                     {"role": "assistant", "content": "ok"}]})
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("workers", ["2", "3"])
+def test_parallel_scrub_equals_serial(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr("finetune_sdk.data._parallel.PARALLEL_MIN_BYTES", 1)
+    src = tmp_path / "raw.jsonl"
+    lines = _mixed_rows(300)
+    lines[40:40] = ["", "   "]  # blank lines still count for line numbers
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("FINETUNE_SDK_WORKERS", "1")
+    serial = scrub_file(src, tmp_path / "serial.jsonl", names=["Jane Doe"])
+    monkeypatch.setenv("FINETUNE_SDK_WORKERS", workers)
+    parallel = scrub_file(src, tmp_path / "parallel.jsonl", names=["Jane Doe"])
+    assert parallel.to_dict() | {"destination": None} == serial.to_dict() | {"destination": None}
+    assert serial.lines_affected[-1] == 302 and serial.records == 300
+    assert (tmp_path / "parallel.jsonl").read_bytes() == (tmp_path / "serial.jsonl").read_bytes()
+    assert is_scrubbed(tmp_path / "parallel.jsonl")
+    assert scrub_file(src, None, names=["Jane Doe"]).counts == serial.counts  # --check
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".finetune.json")
+                  ) == ["parallel.jsonl", "raw.jsonl", "serial.jsonl"]  # no parts left
+
+
+def test_parallel_scrub_names_the_first_bad_line_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr("finetune_sdk.data._parallel.PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setenv("FINETUNE_SDK_WORKERS", "3")
+    lines = _mixed_rows(300)
+    lines[250] = '{"messages": ['  # in the last range
+    lines[180] = "not json"  # in the middle one: the earliest, so the one reported
+    src = tmp_path / "raw.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"raw.jsonl:181: not valid UTF-8 JSON"):
+        scrub_file(src, tmp_path / "out.jsonl")
+    assert [p.name for p in tmp_path.iterdir()] == ["raw.jsonl"]
 
 
 def test_scrub_cli(tmp_path):

@@ -59,7 +59,7 @@ class Detector(Protocol):
 
 @dataclass
 class RegexDetector:
-    """One PHI type by regular expression; ``group`` picks the part to replace.
+    r"""One PHI type by regular expression; ``group`` picks the part to replace.
 
     ``hint`` is an optional cheap pattern that every match of ``pattern`` contains (a necessary
     condition): text without it is skipped. Python's ``re`` scans a pattern that starts with
@@ -233,6 +233,8 @@ class ScrubReport:
     counts: Counter[str] = field(default_factory=Counter)
     lines_affected: list[int] = field(default_factory=list)
     lines_affected_total: int = 0
+    physical_lines: int = field(default=0, repr=False)
+    """Lines read, blank ones included (to number the lines of the next parallel range)."""
     MAX_LINES_LISTED = 10_000
 
     @property
@@ -246,42 +248,66 @@ class ScrubReport:
                 "lines_affected_total": self.lines_affected_total}
 
 
+class BadLine(Exception):
+    """A line scrub cannot read (its 1-based number in the range read, and why)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(line, message)
+        self.line, self.message = line, message
+
+
+def scrub_lines(src: str | Path, detectors: Sequence[Detector], report: ScrubReport,
+                start: int = 0, end: int | None = None) -> Iterator[str]:
+    """The scrubbed JSON text of each record in a byte range of ``src``; updates ``report``
+    (line numbers count from the range's start). Raises BadLine at the first unreadable line."""
+    for raw in iter_lines(src, start=start, end=end):
+        report.physical_lines = raw.number
+        if raw.data is None:
+            raise BadLine(raw.number, f"line is {raw.size:,} bytes, over the line limit")
+        if not raw.data.strip():
+            continue
+        try:
+            record = json.loads(raw.data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadLine(raw.number, f"not valid UTF-8 JSON ({exc}); run finetune validate"
+                          ) from None
+        counts: Counter[str] = Counter()
+        record = _scrub_value(record, _detectors_for(record, detectors), counts)
+        report.records += 1
+        if counts:
+            report.counts.update(counts)
+            report.lines_affected_total += 1
+            if len(report.lines_affected) < report.MAX_LINES_LISTED:
+                report.lines_affected.append(raw.number)
+        yield json.dumps(record, ensure_ascii=False)
+
+
 def scrub_file(src: str | Path, dst: str | Path | None, *, names: Iterable[str] = (),
                detectors: Sequence[Detector] | None = None) -> ScrubReport:
     """Scrub every string value of every JSONL record; write ``dst`` (atomic) with a scrubbed
-    marker. ``dst=None`` only scans and reports. Bad lines raise DatasetError (nothing dropped)."""
+    marker. ``dst=None`` only scans and reports. Bad lines raise DatasetError (nothing dropped,
+    nothing written). Files of 32 MB and more are scrubbed by one forked process per core."""
+    from ._parallel import worker_count
+
     detectors = list(detectors) if detectors is not None else default_detectors(names)
     report = ScrubReport(str(src), str(dst) if dst is not None else None)
+    try:
+        workers = worker_count(Path(src))
+        if workers > 1:
+            from ._parallel_scrub import scrub_parallel
 
-    def lines() -> Iterator[str]:
-        for raw in iter_lines(src):
-            if raw.data is None:
-                raise DatasetError(f"line is {raw.size:,} bytes, over the line limit",
-                                   file=str(src), line=raw.number)
-            if not raw.data.strip():
-                continue
-            try:
-                record = json.loads(raw.data.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise DatasetError(f"not valid UTF-8 JSON ({exc}); run finetune validate",
-                                   file=str(src), line=raw.number) from None
-            counts: Counter[str] = Counter()
-            record = _scrub_value(record, _detectors_for(record, detectors), counts)
-            report.records += 1
-            if counts:
-                report.counts.update(counts)
-                report.lines_affected_total += 1
-                if len(report.lines_affected) < report.MAX_LINES_LISTED:
-                    report.lines_affected.append(raw.number)
-            yield json.dumps(record, ensure_ascii=False)
-
-    if dst is None:
-        for _ in lines():
-            pass
-        return report
-    write_atomic_lines(dst, lines())
-    _write_marker(Path(dst), {"sensitive": True, "scrubbed": True, "sha256": file_sha256(dst),
-                              "scrubbed_from": str(src), "counts": dict(report.counts)})
+            scrub_parallel(src, dst, detectors, report, workers)
+        elif dst is None:
+            for _ in scrub_lines(src, detectors, report):
+                pass
+        else:
+            write_atomic_lines(dst, scrub_lines(src, detectors, report))
+    except BadLine as bad:
+        raise DatasetError(bad.message, file=str(src), line=bad.line) from None
+    if dst is not None:
+        _write_marker(Path(dst), {"sensitive": True, "scrubbed": True,
+                                  "sha256": file_sha256(dst), "scrubbed_from": str(src),
+                                  "counts": dict(report.counts)})
     return report
 
 
