@@ -357,3 +357,99 @@ def test_dropped_connection_over_a_real_socket_yields_one_job(mock, train):
         provider.close()
     assert mock.job_count() == 1 and job.client_ref == spec.client_ref
     assert len(mock.requests_to("POST", r"/tuningJobs$")) == 1
+
+
+# -- client-side timeout --------------------------------------------------------------------
+def sent_timeouts(mock: VertexMockServer) -> list[dict]:
+    """The timeout each tuning request carried into the httpx2 transport."""
+    return [r.extensions["timeout"] for r in mock.requests if "/tuningJobs" in r.url.path]
+
+
+@pytest.mark.parametrize(("timeout", "expected"), [(2.5, 2.5), (0.0001, 0.001), (None, None)])
+def test_timeout_reaches_google_genai_requests_on_a_passed_http_client(mock, train, timeout,
+                                                                       expected):
+    """google-genai takes whole milliseconds and sets them on every request it builds, also on
+    a client it was handed; None leaves them unbounded (google-genai's default)."""
+    provider = make_provider(mock, SENTINEL_SECRET, timeout=timeout)
+    job = start(provider, train)
+    provider.get_job(job.id)
+    list(provider.list_jobs())
+    parts = {"connect": expected, "read": expected, "write": expected, "pool": expected}
+    assert sent_timeouts(mock) == [parts] * 3
+
+
+def test_default_timeout_is_60_seconds(mock, train):
+    provider = make_provider(mock, SENTINEL_SECRET)
+    start(provider, train)
+    assert provider.timeout == 60.0 and sent_timeouts(mock)[0]["read"] == 60.0
+
+
+@pytest.mark.parametrize("bad", [0, -1, "60", True, float("nan")])
+def test_timeout_must_be_positive_seconds(bad):
+    with pytest.raises(ConfigurationError, match="timeout"):
+        GeminiProvider(project="p", access_token=SENTINEL_SECRET, timeout=bad)
+
+
+def test_held_answer_times_out_after_the_set_time_over_a_real_socket(mock, train):
+    """google-genai's own httpx2 client (no http_client): a held GET fails in ~timeout."""
+    import time
+
+    from faults_support import hang_after_processing
+
+    from finetune_sdk.errors import APITimeoutError
+
+    with mock.serve() as url:
+        provider = make_provider(mock, SENTINEL_SECRET, RetryPolicy(max_attempts=1),
+                                 base_url=url, http_client=None, timeout=0.3)
+        job = start(provider, train)
+        provider._client()  # built outside the timed window (google-genai takes ~1 s)
+        with hang_after_processing(mock, r"^GET .*/tuningJobs/\d+$"):
+            started = time.monotonic()
+            with pytest.raises(APITimeoutError) as info:
+                provider.get_job(job.id)
+            elapsed = time.monotonic() - started
+        provider.close()
+    assert 0.3 <= elapsed < 3, elapsed
+    assert SENTINEL_SECRET not in str(info.value)
+    assert SENTINEL_SECRET not in repr(provider) and SENTINEL_SECRET not in repr(vars(provider))
+
+
+def test_real_storage_client_upload_honours_the_timeout(mock, train, monkeypatch):
+    """google-cloud-storage gets ``timeout``: a held upload times out in ~0.5 s (not its 60 s
+    default) and its own retry sends it again; the object name is content-addressed."""
+    import time
+
+    from faults_support import hang_after_processing
+
+    with mock.serve() as url:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
+        provider = make_provider(mock, SENTINEL_SECRET, storage_client=None, timeout=0.5)
+        with hang_after_processing(mock, r"^POST /upload/storage/") as arrived:
+            started = time.monotonic()
+            ref = provider.upload_dataset(train)
+            elapsed = time.monotonic() - started
+        assert arrived.is_set()
+    assert elapsed < 4, elapsed
+    assert len(mock.requests_to("POST", r"^/upload/storage/")) == 2 and ref.id in mock.objects
+
+
+def test_injected_storage_client_is_called_without_a_timeout(provider, mock, train):
+    """A custom ``storage_client`` keeps the documented call shape (no new keyword)."""
+    ref = provider.upload_dataset(train)  # VertexMockServer's fake takes no ``timeout``
+    assert ref.id in mock.objects
+
+
+def test_storage_timeouts_translate_to_our_errors():
+    import requests
+    from google.api_core import exceptions as core_errors
+
+    from finetune_sdk.errors import APITimeoutError
+    from finetune_sdk.providers.gemini.storage import translate_storage_error
+
+    read = translate_storage_error(requests.exceptions.ReadTimeout(f"t {SENTINEL_SECRET}"),
+                                   [SENTINEL_SECRET])
+    assert isinstance(read, APITimeoutError) and SENTINEL_SECRET not in str(read)
+    connect = translate_storage_error(requests.exceptions.ConnectTimeout("no route"))
+    assert isinstance(connect, APIConnectionError) and not isinstance(connect, APITimeoutError)
+    gave_up = core_errors.RetryError("deadline", cause=requests.exceptions.ReadTimeout("t"))
+    assert isinstance(translate_storage_error(gave_up), APITimeoutError)

@@ -6,13 +6,15 @@ caller who gives only an API key is stopped at construction, before anything is 
 
 Creates are sent once with google-genai's retries off (its default); every other call goes
 through ``self.retry``. Each job carries the label ``ftsdk-client-ref`` so ``find_job`` can find
-it again after an ambiguous failure.
+it again after an ambiguous failure. ``timeout`` bounds every request: google-genai sends no
+client timeout by default, so a hung connection would otherwise block forever.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -105,6 +107,7 @@ class GeminiProvider(Provider):
         base_url: str | None = None,
         http_client: Any = None,
         storage_client: Any = None,
+        timeout: float | None = 60.0,
         retry: RetryPolicy | None = None,
     ) -> None:
         """Args:
@@ -118,8 +121,13 @@ class GeminiProvider(Provider):
         base_url: a Vertex endpoint override (also GOOGLE_VERTEX_BASE_URL).
         http_client: an ``httpx2.Client`` for google-genai (tests pass a mock transport).
         storage_client: a ``google.cloud.storage.Client``-shaped object for uploads.
+        timeout: seconds per HTTP request (connect, each read/write) before ``APITimeoutError``;
+            also the GCS upload's timeout when the storage client is ours. None: no limit.
         """
         super().__init__(retry=retry)
+        if timeout is not None and not (type(timeout) in (int, float) and timeout > 0):
+            raise ConfigurationError(f"gemini: timeout must be seconds > 0 or None: {timeout!r}")
+        self.timeout = timeout
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
         has_api_key = bool(setting(api_key, "GOOGLE_API_KEY", "GEMINI_API_KEY"))
@@ -142,6 +150,8 @@ class GeminiProvider(Provider):
         self.base_url = base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL")
         self._http_client = http_client
         self._storage_client = storage_client
+        # Only a client we build is known to be google-cloud-storage and to take ``timeout``.
+        self._owns_storage_client = storage_client is None
         self._genai: Any = None
 
     # -- plumbing -------------------------------------------------------------------------
@@ -167,6 +177,10 @@ class GeminiProvider(Provider):
                 options["base_url"] = self.base_url
             if self._http_client is not None:
                 options["httpx_client"] = self._http_client
+            if self.timeout is not None:
+                # HttpOptions.timeout is whole milliseconds; google-genai applies it to every
+                # request it builds, on its own client and on one passed as http_client.
+                options["timeout"] = max(1, math.ceil(self.timeout * 1000))
             # No retry_options: google-genai then sends each request once (the sync client with
             # retries resends a create on 500 -> duplicate paid jobs). Our RetryPolicy decides.
             self._genai = genai.Client(
@@ -223,7 +237,10 @@ class GeminiProvider(Provider):
 
             def send() -> str:
                 try:
-                    return storage.upload_file(self._storage(), bucket, name, str(wire.path))
+                    return storage.upload_file(
+                        self._storage(), bucket, name, str(wire.path),
+                        **({"timeout": self.timeout} if self._owns_storage_client else {}),
+                    )
                 except Exception as exc:
                     mapped = storage.translate_storage_error(exc, self._secrets())
                     if mapped is exc:
