@@ -339,3 +339,103 @@ def test_dropped_connection_over_a_real_socket_yields_one_job(monkeypatch, train
         close_session()
     assert server.job_count() == 1 and job.client_ref == spec.client_ref
     assert len(server.requests_to("POST", r"^/api/jobs/[^/]+$")) == 1
+
+
+# -- client-side timeout --------------------------------------------------------------------
+def hub_timeouts(mock, pattern: str = r"^/api/") -> list[dict]:
+    """The timeout each matching request carried into the transport (after every hook)."""
+    import re
+
+    return [r.extensions["timeout"] for r in mock.requests if re.search(pattern, r.url.path)]
+
+
+def caps(seconds):
+    return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+
+
+def test_timeout_caps_every_hub_request_the_provider_sends(mock, train):
+    """huggingface_hub's shared client has no timeout; the provider's reaches each request:
+    upload, run_job, inspect_job, the job list, cancel and the log replay."""
+    provider = HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace,
+                                   endpoint=mock.base_url, timeout=2.5)
+    job = start(provider, train)
+    provider.get_job(job.id)
+    assert provider.find_job(job.client_ref).id == job.id
+    mock.add_log_lines(job.id, "{'loss': 2.0, 'epoch': 0.5}")
+    assert provider.get_metrics(job.id)
+    provider.cancel_job(job.id)
+    sent = hub_timeouts(mock)
+    assert len(sent) >= 7 and sent == [caps(2.5)] * len(sent)
+
+
+def test_a_shorter_timeout_huggingface_hub_chose_is_kept(mock, train):
+    """fetch_job_logs(follow=False) reads with 5 s on purpose (a silent stream = drained)."""
+    provider = HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace,
+                                   endpoint=mock.base_url)
+    job = start(provider, train)
+    list(provider.list_events(job.id))
+    [logs] = hub_timeouts(mock, r"/logs$")
+    assert logs == caps(5)
+    assert hub_timeouts(mock, r"^/api/jobs/[^/]+$")[0] == caps(60.0)  # run_job: the default
+
+
+def test_timeout_is_not_global_state(mock, train):
+    """Other code on huggingface_hub's shared client keeps its own (unbounded) timeout: outside
+    a provider call, and on another thread while a provider call is running."""
+    import threading
+
+    from huggingface_hub.utils import get_session
+
+    from finetune_sdk.providers.huggingface.http_timeout import request_timeout
+
+    provider = HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace,
+                                   endpoint=mock.base_url, timeout=1.5)
+    start(provider, train)
+    provider.get_job(start(provider, train).id)
+    get_session().get(f"{mock.base_url}/api/whoami-v2")  # someone else's request
+    assert hub_timeouts(mock, r"/whoami-v2$") == [caps(None)]
+    with request_timeout(1.5):
+        other = threading.Thread(
+            target=lambda: get_session().get(f"{mock.base_url}/api/whoami-v2?other"))
+        other.start()
+        other.join()
+        get_session().get(f"{mock.base_url}/api/whoami-v2?ours")
+    assert hub_timeouts(mock, r"/whoami-v2$")[1:] == [caps(None), caps(1.5)]
+    hooks = get_session().event_hooks["request"]
+    assert len(hooks) == len(set(hooks)) and len(hooks) >= 2  # theirs kept, ours added once
+
+
+@pytest.mark.parametrize("bad", [0, -5, "60", True])
+def test_timeout_must_be_positive_seconds(bad):
+    with pytest.raises(ConfigurationError, match="timeout"):
+        HuggingFaceProvider(SENTINEL_SECRET, namespace="me", timeout=bad)
+
+
+def test_held_answer_times_out_after_the_set_time_over_a_real_socket(monkeypatch, train):
+    """huggingface_hub's shared client on a real socket: a held inspect_job fails in ~timeout
+    (not never), as APITimeoutError, with no secret in the error or the repr."""
+    import time
+
+    import huggingface_hub.constants
+    from faults_support import hang_after_processing
+    from huggingface_hub.utils import close_session
+
+    from finetune_sdk.testing.mock_servers.huggingface import HuggingFaceMockServer
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    server = HuggingFaceMockServer()
+    with server.serve() as url:
+        provider = HuggingFaceProvider(SENTINEL_SECRET, namespace=server.namespace, endpoint=url,
+                                       retry=RetryPolicy(max_attempts=1), timeout=0.3)
+        job = start(provider, train)
+        try:
+            with hang_after_processing(server, r"^GET /api/jobs/[^/]+/[^/]+$"):
+                started = time.monotonic()
+                with pytest.raises(APITimeoutError) as info:
+                    provider.get_job(job.id)
+                elapsed = time.monotonic() - started
+        finally:
+            close_session()  # its shared session would keep sockets to a server that is gone
+    assert 0.3 <= elapsed < 3, elapsed
+    assert SENTINEL_SECRET not in str(info.value)
+    assert SENTINEL_SECRET not in repr(provider) and SENTINEL_SECRET not in repr(vars(provider))

@@ -7,7 +7,8 @@ push the result to the Hub model repo ``{namespace}/{project}``, which is the mo
 huggingface_hub never retries a POST, so ``run_job`` is sent exactly once; a dropped connection
 (``httpx2.RemoteProtocolError``) becomes APITimeoutError and the lifecycle looks the job up by its
 ``ftsdk-client-ref`` label. Reads bypass huggingface_hub's own ``http_backoff`` (it sleeps for real
-outside our RetryPolicy): they go through ``self.retry``.
+outside our RetryPolicy): they go through ``self.retry``. ``timeout`` bounds each request
+(huggingface_hub's shared client has none); see ``http_timeout`` for how without global changes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ...types import (
     ProviderOptions,
 )
 from . import commands, mapping
+from .http_timeout import request_timeout
 
 __all__ = ["HuggingFaceOptions", "HuggingFaceProvider"]
 
@@ -101,6 +103,7 @@ class HuggingFaceProvider(Provider):
         namespace: str | None = None,
         endpoint: str | None = None,
         dataset_repo: str | None = None,
+        timeout: float | None = 60.0,
         retry: RetryPolicy | None = None,
     ) -> None:
         """Args:
@@ -109,8 +112,15 @@ class HuggingFaceProvider(Provider):
         endpoint: the Hub URL (HF_ENDPOINT), for a mirror or tests.
         dataset_repo: the private dataset repo for uploads
             (default ``{namespace}/finetune-sdk-data``).
+        timeout: seconds each Hub request may take to connect and per read/write before
+            ``APITimeoutError`` (None: no limit, huggingface_hub's default). Not the job's time
+            limit, which is ``HuggingFaceOptions.timeout``.
         """
         super().__init__(retry=retry)
+        if timeout is not None and not (type(timeout) in (int, float) and timeout > 0):
+            raise ConfigurationError(
+                f"huggingface: timeout must be seconds > 0 or None: {timeout!r}")
+        self.timeout = timeout
         if isinstance(token, SecretStr):
             token = token.get_secret_value()
         value = setting(token, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
@@ -139,7 +149,8 @@ class HuggingFaceProvider(Provider):
 
         def translated() -> T:
             try:
-                return fn()
+                with request_timeout(self.timeout):
+                    return fn()
             except Exception as exc:
                 mapped = mapping.translate_error(exc, [secret])
                 if mapped is exc:
