@@ -18,5 +18,11 @@ def _register_commands() -> None:
 
 def main() -> None:
     """Entry point of the ``finetune`` console script."""
-    _register_commands()
-    app()
+    try:
+        _register_commands()
+        app()
+    except KeyboardInterrupt:  # Ctrl-C outside a command body (start-up, argument parsing)
+        from .app import EXIT_INTERRUPTED, err_console
+
+        err_console.print("[bold red]error:[/] interrupted", highlight=False)
+        raise SystemExit(EXIT_INTERRUPTED) from None
