@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .app import EXIT_USAGE, command, console, print_json
+from .app import EXIT_USAGE, command, console, fail, input_file, output_path, print_json
 
 FileArg = Annotated[Path, typer.Argument(help="JSONL dataset.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -35,6 +35,16 @@ def _kv_table(rows: list[tuple[str, Any]]) -> Table:
         if value is not None:
             table.add_row(f"[bold]{key}[/]", str(value))
     return table
+
+
+def _require_examples(file: Path) -> Path:
+    """``file`` when it is a readable file with something besides whitespace in it."""
+    input_file(file)
+    with file.open("rb") as handle:
+        while chunk := handle.read(1 << 16):
+            if chunk.strip():
+                return file
+    fail(f"{file} is empty; expected JSONL, one example per line")
 
 
 def _print_findings(report: Any, limit: int) -> None:
@@ -67,16 +77,20 @@ def validate_command(
         " blank lines), report each change, then validate the copy.")] = False,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where --fix writes (default: FILE.fixed.jsonl).")] = None,
-    show: Annotated[int, typer.Option("--show", help="Findings to print.")] = 50,
+    show: Annotated[int, typer.Option("--show", min=0, help="Findings to print.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a dataset before paying for a job; exit 2 when there is any error."""
     from ..data.fix import fix_file
     from ..data.validate import validate_file
 
+    input_file(file)
+    if validation_file is not None:
+        input_file(validation_file, "--validation-file")
     fixed = None
     if fix:
         target = output or file.with_name(file.stem + ".fixed" + (file.suffix or ".jsonl"))
+        output_path(target, "--output", sources=(file,))
         fixed = fix_file(file, target)
         file = target
     report = validate_file(file, provider=provider, base_model=base_model,
@@ -102,6 +116,9 @@ def validate_command(
         console.print(f"{report.examples:,} {noun} ({report.format or 'unknown format'}),"
                       f" {report.bytes:,} bytes, provider {report.provider or 'any'}: {verdict}")
     if not report.ok:
+        if file.suffix.lower() in (".csv", ".tsv"):
+            fail(f"{file} is a CSV file; expected JSONL (one JSON example per line): build it"
+                 f" with `finetune export-records {file} -o data.jsonl`")
         raise typer.Exit(EXIT_USAGE)
 
 
@@ -117,8 +134,8 @@ def stats_command(
     """Examples, turns, tokens per example (p50/p95/max, histogram), training tokens."""
     from ..data.stats import compute_stats
 
-    stats = compute_stats(file, base_model=base_model, tokenizer=tokenizer, epochs=epochs,
-                          max_seq_length=max_seq_length)
+    stats = compute_stats(_require_examples(file), base_model=base_model, tokenizer=tokenizer,
+                          epochs=epochs, max_seq_length=max_seq_length)
     if as_json:
         print_json(stats.to_dict())
         return
@@ -164,6 +181,8 @@ def convert_command(
     from ..data.convert import convert_file
 
     options = {"column": column} if column is not None else {}
+    _require_examples(file)
+    output_path(output, "--output", sources=(file,))
     report = convert_file(file, output, to=to, method=method, **options)
     if as_json:
         print_json(report.to_dict())
@@ -185,9 +204,12 @@ def split_command(
     from ..data.split import split_file
 
     suffix = file.suffix or ".jsonl"
-    report = split_file(file, train_out or file.with_name(f"{file.stem}.train{suffix}"),
-                        val_out or file.with_name(f"{file.stem}.val{suffix}"), val=val,
-                        seed=seed)
+    _require_examples(file)
+    train_out = output_path(train_out or file.with_name(f"{file.stem}.train{suffix}"),
+                            "--train-out", sources=(file,))
+    val_out = output_path(val_out or file.with_name(f"{file.stem}.val{suffix}"), "--val-out",
+                          sources=(file, train_out))
+    report = split_file(file, train_out, val_out, val=val, seed=seed)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -213,11 +235,20 @@ def scrub_command(
     """Replace PHI/PII with typed placeholders ([EMAIL], [PHONE], ...); mark the copy scrubbed."""
     from ..data.privacy import scrub_file
 
+    input_file(file)
     all_names = list(names or [])
     if names_file is not None:
-        all_names += [n.strip() for n in names_file.read_text(encoding="utf-8").splitlines()]
+        input_file(names_file, "--names-file", expected="a UTF-8 text file, one name per line")
+        try:
+            text = names_file.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            fail(f"--names-file {names_file}: not UTF-8 text (byte {exc.start + 1});"
+                 " save it as UTF-8, one name per line")
+        all_names += [n.strip() for n in text.splitlines() if n.strip()]
     if output is None and not check:
         output = file.with_name(f"{file.stem}.scrubbed{file.suffix or '.jsonl'}")
+    if output is not None and not check:
+        output_path(output, "--output", sources=(file,))
     report = scrub_file(file, None if check else output, names=all_names)
     if as_json:
         print_json(report.to_dict())
@@ -243,11 +274,35 @@ def mark_sensitive_command(
     """Mark a dataset as sensitive: hosted uploads then need a scrub or --allow-sensitive."""
     from ..data.privacy import mark_sensitive, sidecar_path
 
-    if not file.is_file():
-        raise FileNotFoundError(2, "no such file", str(file))
+    input_file(file, expected="a dataset file")
     mark_sensitive(file, not unmark)
     console.print(f"{'unmarked' if unmark else 'marked sensitive'}: {file}"
                   f" ({sidecar_path(file).name})")
+
+
+def _check_columns(file: Path, columns: dict[str, str | None], sample: int = 1000) -> None:
+    """Every mapped column must exist in the export: a typo would otherwise drop every row."""
+    import difflib
+    import itertools
+
+    from ..data.records import read_records
+
+    seen: dict[str, None] = {}
+    rows = 0
+    for row in itertools.islice(read_records(file), sample):
+        rows += 1
+        if isinstance(row, dict):
+            seen.update(dict.fromkeys(map(str, row)))
+    if rows == 0:
+        fail(f"{file} has no records; expected an app export with a header row (CSV) or"
+             " one object per record (JSONL/JSON)")
+    for flag, column in columns.items():
+        if column is not None and column not in seen:
+            close = difflib.get_close_matches(column, list(seen), n=1) or [
+                name for name in seen if column.lower() in name.lower()][:1]
+            hint = f" Did you mean {flag} {close[0]!r}?" if close else ""
+            fail(f"{flag} {column!r}: no such column in {file} (columns:"
+                 f" {', '.join(list(seen)[:20]) or 'none'}).{hint}")
 
 
 @command("export-records")
@@ -268,13 +323,34 @@ def export_records_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Build chat JSONL from app records: field mapping, rating filter, system prompt."""
+    import os
+
     from ..data.records import FieldMapping, export_records
 
+    input_file(file, expected="an app export (.csv, .jsonl or .json)")
+    output_path(output, "--output", sources=(file,))
+    if multi_turn and not conversation_field:
+        fail("--multi-turn needs --conversation-field (the column that groups the turns)")
+    _check_columns(file, {
+        "--user-field": user_field, "--assistant-field": assistant_field,
+        "--system-field": system_field, "--conversation-field": conversation_field,
+        "--turn-field": turn_field, "--id-field": id_field,
+        "--rating-field": rating_field if min_rating is not None else None})
     mapping = FieldMapping(user=user_field, assistant=assistant_field, system=system_field,
                            rating=rating_field, min_rating=min_rating,
                            conversation=conversation_field, turn=turn_field, id=id_field,
                            system_prompt=system_prompt, multi_turn=multi_turn)
-    summary = export_records(file, output, mapping)
+    # Written next to OUTPUT first: an export that keeps nothing must not replace a good file.
+    staging = output.with_name(f".{output.name}.export.tmp")
+    try:
+        summary = export_records(file, staging, mapping)
+        if summary.examples == 0:
+            reasons = ", ".join(f"{n} {reason}" for reason, n in summary.dropped.most_common())
+            fail(f"{file}: no examples to write ({summary.rows} rows read"
+                 f"{'; dropped: ' + reasons if reasons else ''}); {output} was not written")
+        os.replace(staging, output)
+    finally:
+        staging.unlink(missing_ok=True)
     if as_json:
         print_json(summary.to_dict())
         return
