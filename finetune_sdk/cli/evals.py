@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .app import command, console, fail, print_json
+from .app import command, console, fail, input_file, output_path, print_json
 
 ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Provider name.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -25,6 +25,16 @@ def _duration(seconds: float) -> str:
 
 def _usd(value: float) -> str:
     return "unknown" if math.isnan(value) else f"${value:,.2f}"
+
+
+def check_max_usd(max_usd: float | None) -> None:
+    """--max-usd must be a real amount: NaN or a negative budget makes the check meaningless."""
+    if max_usd is not None and not (0 <= max_usd < math.inf):
+        fail(f"--max-usd expects an amount in USD >= 0 (got {max_usd:g})")
+
+
+_UNKNOWN_PRICE = ("cannot be checked: no price known for {provider} / {model}. Put one in a JSON"
+                  " file named by FINETUNE_SDK_PRICES (see docs/costs.md), or drop --max-usd")
 
 
 @command("estimate")
@@ -43,10 +53,11 @@ def estimate_command(
     from ..cost import estimate
     from ..errors import BudgetExceededError
 
+    check_max_usd(max_usd)
     base = base_model or {"fake": "base", "local": "tiny"}.get(provider)
     if not base:
         fail("--base-model is needed for a hosted provider (prices depend on the model)")
-    est = estimate(file, provider, base, epochs)
+    est = estimate(input_file(file), provider, base, epochs)
     if as_json:
         data = est.model_dump(mode="json")
         print_json({k: (None if isinstance(v, float) and math.isnan(v) else v)
@@ -69,15 +80,31 @@ def estimate_command(
             console.print(f"  - {note}", highlight=False)
     if max_usd is not None:
         if math.isnan(est.usd_high):
-            raise BudgetExceededError(f"--max-usd {max_usd:g} cannot be checked: price unknown")
+            raise BudgetExceededError(f"--max-usd {max_usd:g} " + _UNKNOWN_PRICE.format(
+                provider=est.provider, model=est.base_model))
         if est.usd_high > max_usd:
             raise BudgetExceededError(
                 f"estimated up to {est.usd_high:.2f} USD, above --max-usd {max_usd:g}")
 
 
+def _check_local_folder(model: str, provider: str | None) -> None:
+    """A local model folder must hold a model: an empty or wrong folder would otherwise fail
+    deep inside transformers."""
+    if provider not in (None, "local") or (
+            not model.startswith("local:") and not Path(model).is_dir()):
+        return
+    folder = Path(model.removeprefix("local:")).expanduser()
+    if folder.is_dir() and not any((folder / name).is_file()
+                                   for name in ("config.json", "adapter_config.json")):
+        fail(f"local model {str(folder)!r}: the folder has no config.json or adapter_config.json"
+             " (expected a model folder, an adapter folder from `finetune train`, or 'tiny')")
+
+
 def _model_ref(model: str, provider: str | None) -> Any:
     """A model id, a ``local:`` path or plain directory, or a job id known to the ledger."""
     from ..inference import as_model_ref, guess_provider
+
+    _check_local_folder(model, provider)
 
     if provider or guess_provider(model):
         return as_model_ref(model if not Path(model).is_dir() or model.startswith("local:")
@@ -88,7 +115,9 @@ def _model_ref(model: str, provider: str | None) -> Any:
     try:
         client = Client.for_job(model)
     except (ConfigurationError, LedgerError, KeyError):
-        fail(f"cannot tell which provider serves {model!r}: pass --provider")
+        fail(f"cannot tell which provider serves {model!r} (the id does not say, and it is not"
+             " a job in the ledger): pass --provider (openai, fireworks, gemini, huggingface,"
+             " local, fake), or a local model folder")
     return client.models.resolve(model)
 
 
@@ -100,8 +129,8 @@ def chat_command(
         "--message", "-m", help="Send this and print the answer (repeat for several turns).")
     ] = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
-    max_tokens: Annotated[int, typer.Option("--max-tokens")] = 256,
-    temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 256,
+    temperature: Annotated[float, typer.Option("--temperature", min=0)] = 0.0,
 ) -> None:
     """Try a model: one answer per -m, or an interactive chat (empty line or Ctrl-D ends)."""
     from ..inference import chat
@@ -150,8 +179,8 @@ def eval_command(
         "eval-report"),
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N examples.")] = None,
     max_concurrency: Annotated[int, typer.Option("--max-concurrency", min=1)] = 4,
-    max_tokens: Annotated[int, typer.Option("--max-tokens")] = 256,
-    temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 256,
+    temperature: Annotated[float, typer.Option("--temperature", min=0)] = 0.0,
     cache: Annotated[Path | None, typer.Option(
         "--cache", help="Response cache (JSONL); default under FINETUNE_SDK_HOME.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
@@ -160,6 +189,11 @@ def eval_command(
     """Compare TUNED with BASE on held-out data: BLEU, ROUGE-L, exact match, length, win rate."""
     from ..evaluate import compare
 
+    input_file(data, "--data", expected="held-out chat JSONL")
+    output_path(out, "--out", folder=True)
+    if cache is not None and not no_cache:
+        output_path(cache, "--cache")
+    _check_local_folder(base, provider)
     tuned_ref = _model_ref(tuned, provider)
     report = compare(base, tuned_ref, data, provider=provider, limit=limit,
                      max_concurrency=max_concurrency, cache=False if no_cache else cache,
@@ -169,8 +203,9 @@ def eval_command(
         print_json({**report.summary(), "new_calls": report.new_calls,
                     "files": {k: str(v) for k, v in paths.items()}})
         return
+    n = len(report.rows)
     console.print(report_table(report, f"{report.tuned} vs {report.base}"
-                                       f" ({len(report.rows)} examples)"))
+                                       f" ({n} example{'' if n == 1 else 's'})"))
     calls = report.new_calls
     console.print(f"model calls this run: base {calls['base']}, tuned {calls['tuned']}"
                   " (the rest came from the cache)", highlight=False)
@@ -195,9 +230,18 @@ def manifest_command(
     from ..errors import FinetuneError
     from ..manifest import build_manifest, estimate_for_job, write_manifest
     from ..types import JobSpec
+    from .jobs import job_lookup
 
+    for file in data or ():
+        input_file(file, "--data")
+    if eval_report is not None and not eval_report.is_dir():
+        input_file(eval_report, "--eval", expected="report.json from `finetune eval` or its"
+                   " folder")
+    if not out.is_dir():
+        output_path(out, "--out")
     client = Client(provider) if provider else Client.for_job(job_id)
-    job = client.jobs.get(job_id)
+    with job_lookup(job_id, provider):
+        job = client.jobs.get(job_id)
     spec = None
     if client.ledger is not None and job.client_ref:
         try:

@@ -6,13 +6,26 @@ started elsewhere).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from .app import EXIT_JOB, EXIT_OK, command, console, print_json
+from .app import (
+    EXIT_API,
+    EXIT_INTERRUPTED,
+    EXIT_JOB,
+    EXIT_OK,
+    command,
+    console,
+    fail,
+    output_path,
+    print_json,
+)
 
 ProviderOpt = Annotated[
     str | None, typer.Option("--provider", "-p", help="Provider name; default: from the ledger.")
@@ -27,6 +40,25 @@ def _client(job_id: str | None, provider: str | None) -> Any:
         return Client(provider)
     assert job_id is not None
     return Client.for_job(job_id)
+
+
+@contextmanager
+def job_lookup(job_id: str, provider: str | None) -> Iterator[None]:
+    """An unknown job id says how to find the right one (exit 3: the API answered 404)."""
+    from ..errors import NotFoundError
+
+    try:
+        yield
+    except NotFoundError as exc:
+        where = f" -p {exc.provider or provider}" if (exc.provider or provider) else ""
+        fail(f"{exc} -- check the job id: `finetune list{where}` shows the jobs", EXIT_API)
+
+
+def interrupted(job_id: str) -> None:
+    """Ctrl-C stops the watching, not the job: say how to pick it up again or stop it."""
+    fail(f"interrupted: stopped waiting, job {job_id} itself was not cancelled. Follow it again"
+         f" with `finetune wait {job_id}`, stop it with `finetune cancel {job_id}`",
+         EXIT_INTERRUPTED)
 
 
 def _job_table(job: Any) -> Table:
@@ -86,7 +118,7 @@ def providers_command(as_json: JsonOpt = False) -> None:
 @command("list")
 def list_command(
     provider: ProviderOpt = None,
-    limit: Annotated[int, typer.Option(help="At most this many jobs.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many jobs.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """List jobs: from the ledger (every provider), or live from one --provider."""
@@ -112,7 +144,8 @@ def list_command(
 @command("status")
 def status_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt = False) -> None:
     """Show one job now."""
-    job = _client(job_id, provider).jobs.get(job_id)
+    with job_lookup(job_id, provider):
+        job = _client(job_id, provider).jobs.get(job_id)
     if as_json:
         print_json(job.model_dump(mode="json", exclude={"provider_details"}))
     else:
@@ -123,15 +156,20 @@ def status_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt =
 def wait_command(
     job_id: str,
     provider: ProviderOpt = None,
-    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
-    poll_interval: Annotated[float | None, typer.Option(help="Seconds between polls.")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        min=0, help="Give up after this many seconds.")] = None,
+    poll_interval: Annotated[float | None, typer.Option(
+        min=0, help="Seconds between polls.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled."""  # noqa: E501 - one line in --help
-    job = _client(job_id, provider).jobs.wait(
-        job_id, timeout=timeout, poll_interval=poll_interval,
-        progress=None if not as_json else False,
-    )
+    client = _client(job_id, provider)
+    try:
+        with job_lookup(job_id, provider):
+            job = client.jobs.wait(job_id, timeout=timeout, poll_interval=poll_interval,
+                                   progress=None if not as_json else False)
+    except KeyboardInterrupt:
+        interrupted(job_id)
     if as_json:
         print_json(job.model_dump(mode="json", exclude={"provider_details"}))
     else:
@@ -142,7 +180,8 @@ def wait_command(
 @command("cancel")
 def cancel_command(job_id: str, provider: ProviderOpt = None) -> None:
     """Cancel a job."""
-    job = _client(job_id, provider).jobs.cancel(job_id)
+    with job_lookup(job_id, provider):
+        job = _client(job_id, provider).jobs.cancel(job_id)
     console.print(f"cancel requested: {job.id} is {job.status.value}")
 
 
@@ -150,11 +189,12 @@ def cancel_command(job_id: str, provider: ProviderOpt = None) -> None:
 def events_command(
     job_id: str,
     provider: ProviderOpt = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many events.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print a job's event log."""
-    events = list(_client(job_id, provider).jobs.events(job_id, limit=limit))
+    with job_lookup(job_id, provider):
+        events = list(_client(job_id, provider).jobs.events(job_id, limit=limit))
     if as_json:
         print_json([e.model_dump(mode="json") for e in events])
         return
@@ -166,7 +206,8 @@ def events_command(
 @command("metrics")
 def metrics_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt = False) -> None:
     """Print a job's training metrics (loss curve)."""
-    points = _client(job_id, provider).jobs.metrics(job_id)
+    with job_lookup(job_id, provider):
+        points = _client(job_id, provider).jobs.metrics(job_id)
     if as_json:
         print_json([p.model_dump(mode="json") for p in points])
         return
@@ -193,7 +234,13 @@ def model_command(
     """Resolve the servable model id of a finished job (optionally into a .env file)."""
     from ..config import write_env_var
 
-    ref = _client(job_id, provider).models.resolve(job_id)
+    if env_file is not None:
+        output_path(env_file, "--env-file")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_var):
+            fail(f"--env-var {env_var!r}: expected a variable name (letters, digits and _,"
+                 " not starting with a digit), e.g. FINETUNED_MODEL")
+    with job_lookup(job_id, provider):
+        ref = _client(job_id, provider).models.resolve(job_id)
     if env_file is not None:
         write_env_var(env_file, env_var, ref.id)
     if as_json:

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from .app import EXIT_JOB, command, console, fail, print_json
-from .evals import report_table
+from .app import EXIT_JOB, command, console, fail, input_file, output_path, print_json
+from .evals import check_max_usd, report_table
+from .jobs import interrupted, job_lookup
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -21,7 +22,10 @@ def _hyperparameters(**values: Any) -> dict[str, Any]:
 
 
 def _wait(client: Any, job_id: str, as_json: bool) -> Any:
-    return client.jobs.wait(job_id, progress=None if not as_json else False)
+    try:
+        return client.jobs.wait(job_id, progress=None if not as_json else False)
+    except KeyboardInterrupt:
+        interrupted(job_id)
 
 
 @command("train")
@@ -55,6 +59,10 @@ def train_command(
     """Start a fine-tuning job on any provider and wait for its model id."""
     from ..client import Client
 
+    input_file(file)
+    if validation_file is not None:
+        input_file(validation_file, "--validation-file")
+    check_max_usd(max_usd)
     client = Client(provider)
     options: dict[str, Any] | None = None
     if provider == "local":
@@ -107,7 +115,8 @@ def resume_command(
 ) -> None:
     """Restart a paused, failed or cancelled local job from its last checkpoint."""
     client = _local_client(job_id)
-    job = client.jobs.resume(job_id)
+    with job_lookup(job_id, None):
+        job = client.jobs.resume(job_id)
     if not as_json:
         console.print(f"resumed {job.id}", highlight=False)
     if wait:
@@ -123,7 +132,8 @@ def resume_command(
 @command("pause")
 def pause_command(job_id: str) -> None:
     """Stop a job at the end of its current step with a checkpoint (resume continues)."""
-    job = _local_client(job_id).jobs.pause(job_id)
+    with job_lookup(job_id, None):
+        job = _local_client(job_id).jobs.pause(job_id)
     console.print(f"pause requested for {job.id} ({job.status.value})", highlight=False)
 
 
@@ -137,6 +147,8 @@ def quickstart_command(
     """The whole loop offline on the bundled sample data and the tiny model (about 30 s on CPU)."""
     from ..local.quickstart import run_quickstart
 
+    if workdir is not None:
+        output_path(workdir, "--workdir", folder=True)
     started = time.perf_counter()
 
     def say(step: str, detail: str) -> None:
