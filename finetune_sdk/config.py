@@ -91,6 +91,10 @@ def write_env_var(path: str | Path, name: str, value: str) -> None:
         lines.append(assignment)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".env.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(tmp, target)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.replace(tmp, target)
+    except BaseException:  # a full disk or Ctrl-C must not leave a stray temp file behind
+        Path(tmp).unlink(missing_ok=True)
+        raise

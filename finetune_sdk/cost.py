@@ -68,6 +68,9 @@ class Price:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> Price:
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"bad price entry in {where}: expected an object with"
+                                     f" provider, unit and usd, not {data!r}")
         try:
             unit = data["unit"]
             if unit not in ("1M_tokens", "gpu_hour"):
@@ -83,7 +86,10 @@ class Price:
                        date=data.get("date"), source=str(data.get("source", "user")),
                        flavor=data.get("flavor"), tokens_per_s=tps,
                        notes=list(data.get("notes", [])))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except KeyError as exc:
+            raise ConfigurationError(f"bad price entry in {where}: missing field {exc}; expected"
+                                     f" provider, unit and usd (entry: {data})") from None
+        except (TypeError, ValueError, IndexError) as exc:
             raise ConfigurationError(f"bad price entry in {where}: {exc} (entry: {data})") from None
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,8 +116,14 @@ def _layers() -> list[list[Price]]:
     if user_file:
         path = Path(user_file).expanduser()
         if not path.is_file():
-            raise ConfigurationError(f"{PRICES_ENV}={user_file}: no such file")
-        layers[1] = _read_table(path.read_text(encoding="utf-8"), str(path))
+            raise ConfigurationError(f"{PRICES_ENV}={user_file}: no such file (expected a JSON"
+                                     " price table, see docs/costs.md)")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"{PRICES_ENV}={user_file}: not UTF-8 text (expected a JSON"
+                                     " price table, see docs/costs.md)") from None
+        layers[1] = _read_table(text, str(path))
     return layers + [list(_registered)]
 
 
@@ -290,7 +302,8 @@ def enforce_budget(spec: JobSpec, provider: str, training_path: Path | None) -> 
     if math.isnan(est.usd_high):
         raise BudgetExceededError(
             f"max_usd={spec.max_usd:g} cannot be checked: no price known for {provider} /"
-            f" {spec.base_model}. Register one (finetune_sdk.cost.register_price) or drop max_usd.",
+            f" {spec.base_model}. Register one (finetune_sdk.cost.register_price, or a JSON file"
+            " named by FINETUNE_SDK_PRICES) or drop max_usd.",
             est,
         )
     if est.usd_high > spec.max_usd:

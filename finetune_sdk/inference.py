@@ -14,6 +14,7 @@ vocabulary everywhere: ``max_tokens`` (alias ``max_new_tokens``), ``temperature`
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -88,8 +89,11 @@ def _normalise(params: dict[str, Any]) -> dict[str, Any]:
 
 def _vendor_chat(provider: str) -> Callable[..., str]:
     if provider not in _MODULES:
+        known = sorted([*_MODULES, "local"])
+        close = difflib.get_close_matches(provider, known, n=1)
+        hint = f". Did you mean {close[0]!r}?" if close else ""
         raise ConfigurationError(f"no inference for provider {provider!r}"
-                                 f" (known: {', '.join(sorted([*_MODULES, 'local']))})")
+                                 f" (known: {', '.join(known)}){hint}")
     module, extra = _MODULES[provider]
     try:
         return importlib.import_module(module).chat
