@@ -122,6 +122,45 @@ def test_split_puts_identical_examples_on_one_side(tmp_path):
     assert report.leakage == 0 and report.grouped_by == "content"
 
 
+def test_split_moves_a_conversation_whose_text_training_also_has(tmp_path):
+    """Grouping by conversation alone would put the same question on both sides."""
+    def turn(conv, text, answer="ok"):
+        return {"conversation_id": conv, "messages": [
+            {"role": "user", "content": text}, {"role": "assistant", "content": answer}]}
+
+    rows = []
+    for conv in range(60):
+        rows += [turn(f"c{conv}", f"c{conv} only"), turn(f"c{conv}", "How do I log insulin?")]
+        # a chain: conversation k shares a text with conversation k+1
+        rows.append(turn(f"c{conv}", f"chain {conv // 2}", "same answer"))
+    src = write(tmp_path / "all.jsonl", rows)
+    report = split_file(src, tmp_path / "tr.jsonl", tmp_path / "va.jsonl", val=0.3, seed=1)
+    assert report.leakage == 0 and report.moved_to_train > 0
+    assert report.train_examples + report.validation_examples == len(rows)
+    train = [json.loads(x) for x in open(tmp_path / "tr.jsonl")]
+    val = [json.loads(x) for x in open(tmp_path / "va.jsonl")]
+    assert not {r["conversation_id"] for r in train} & {r["conversation_id"] for r in val}
+    train_texts = {r["messages"][0]["content"] for r in train}
+    assert not {r["messages"][0]["content"] for r in val} & train_texts
+    # Same answer whatever the line order.
+    shuffled = write(tmp_path / "shuffled.jsonl", rows[::-1])
+    again = split_file(shuffled, tmp_path / "tr2.jsonl", tmp_path / "va2.jsonl", val=0.3, seed=1)
+    assert sorted(open(tmp_path / "va2.jsonl")) == sorted(open(tmp_path / "va.jsonl"))
+    assert again.moved_to_train == report.moved_to_train
+
+
+def test_split_of_exported_rated_records_does_not_leak(tmp_path):
+    """The documented pipeline: export-records with conversation ids, then split."""
+    from finetune_sdk.data.records import FieldMapping, export_records
+
+    for multi_turn in (False, True):
+        out = tmp_path / f"chats-{multi_turn}.jsonl"
+        export_records(SAMPLES / "rated_interactions.csv", out, FieldMapping(
+            min_rating=4, conversation="conversation_id", turn="turn", multi_turn=multi_turn))
+        report = split_file(out, tmp_path / "t.jsonl", tmp_path / "v.jsonl", val=0.1, seed=0)
+        assert report.grouped_by == "conversation_id" and report.leakage == 0
+
+
 def test_split_cli_and_bad_input(tmp_path):
     src = tmp_path / "bad.jsonl"
     src.write_text('{"prompt": "a", "completion": "b"}\n{nope\n')
