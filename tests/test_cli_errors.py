@@ -165,9 +165,22 @@ def test_output_that_is_the_input_is_refused(files) -> None:
     for argv in (["convert", files["good"], "--to", "openai", "-o", files["good"]],
                  ["scrub", files["good"], "-o", files["good"]]):
         code, out = run(*argv)
-        assert code == 2 and "is the input file" in out, out
+        assert code == 2 and "is also the input file" in out, out
     assert files["good"].read_bytes() == before
     assert not Path(f"{files['good']}.finetune.json").exists()  # not marked scrubbed either
+
+
+def test_split_outputs_must_differ(files) -> None:
+    same = files["good"].parent / "same.jsonl"
+    code, out = run("split", files["good"], "--train-out", same, "--val-out", same)
+    assert code == 2 and "--val-out" in out and "is also the output" in out, out
+    assert not same.exists()
+
+
+def test_convert_to_unknown_target_lists_providers_and_formats(files) -> None:
+    code, out = run("convert", files["good"], "--to", "prompt_complet", "-o", "x.jsonl")
+    assert code == 2 and "--to 'prompt_complet'" in out and "openai" in out, out
+    assert "Did you mean 'prompt_completion'" in out
 
 
 def test_read_only_folder_is_named(files, monkeypatch) -> None:

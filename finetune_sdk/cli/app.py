@@ -182,6 +182,10 @@ def input_file(path: Path, flag: str | None = None, *, expected: str = "a JSONL 
     return path
 
 
+def _role(source: Path, sources: tuple[Path | None, ...]) -> str:
+    return "the input file" if source == sources[0] else f"the output {source}"
+
+
 def output_path(path: Path, flag: str, *, sources: tuple[Path | None, ...] = (),
                 folder: bool = False) -> Path:
     """``path`` when something can be written there, checked before any work starts.
@@ -195,8 +199,10 @@ def output_path(path: Path, flag: str, *, sources: tuple[Path | None, ...] = (),
     if path.exists() and not path.is_dir() and folder:
         fail(f"{flag} {path} is a file; expected a folder")
     for source in sources:
-        if source is not None and path.exists() and source.exists() and path.samefile(source):
-            fail(f"{flag} {path} is the input file; write the {kind} somewhere else")
+        if source is not None and (path.resolve() == source.resolve() or (
+                path.exists() and source.exists() and path.samefile(source))):
+            fail(f"{flag} {path} is also {_role(source, sources)}; write the {kind} somewhere"
+                 " else")
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent

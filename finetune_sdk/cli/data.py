@@ -164,6 +164,27 @@ def stats_command(
     console.print(hist)
 
 
+def _check_target(to: str) -> None:
+    """--to is a provider or a format name; a typo gets both lists and the closest name."""
+    import difflib
+
+    from ..data.formats import FORMATS
+    from ..errors import ConfigurationError
+    from ..registry import available_providers, canonical_name
+
+    target = to.strip().lower()
+    if target in FORMATS or target == "canonical":
+        return
+    try:
+        canonical_name(target)
+    except ConfigurationError:
+        providers = available_providers()
+        close = difflib.get_close_matches(target, [*providers, *FORMATS], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        fail(f"--to {to!r}: expected a provider ({', '.join(providers)}) or a format"
+             f" ({', '.join(FORMATS)}).{hint}")
+
+
 @command("convert")
 def convert_command(
     file: FileArg,
@@ -181,6 +202,7 @@ def convert_command(
     from ..data.convert import convert_file
 
     options = {"column": column} if column is not None else {}
+    _check_target(to)
     _require_examples(file)
     output_path(output, "--output", sources=(file,))
     report = convert_file(file, output, to=to, method=method, **options)
