@@ -163,6 +163,8 @@ def wait_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled."""  # noqa: E501 - one line in --help
+    from ..errors import WaitTimeoutError
+
     client = _client(job_id, provider)
     try:
         with job_lookup(job_id, provider):
@@ -170,6 +172,9 @@ def wait_command(
                                    progress=None if not as_json else False)
     except KeyboardInterrupt:
         interrupted(job_id)
+    except WaitTimeoutError as exc:
+        fail(f"{exc}; the job keeps running: `finetune wait {job_id}` follows it again",
+             EXIT_JOB)
     if as_json:
         print_json(job.model_dump(mode="json", exclude={"provider_details"}))
     else:
