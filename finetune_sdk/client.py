@@ -283,11 +283,18 @@ def _open_ledger(ledger: LedgerArg) -> Ledger | None:
 
 
 def _as_spec(spec: JobSpec | None, fields: dict[str, Any]) -> JobSpec:
-    if spec is None:
-        return JobSpec(**fields)
-    if fields:
-        return JobSpec(**{**dict(spec), **fields})
-    return spec
+    from pydantic import ValidationError
+
+    if spec is not None and not fields:
+        return spec
+    try:
+        return JobSpec(**({**dict(spec), **fields} if spec is not None else fields))
+    except ValidationError as exc:
+        from .types import Hyperparameters, describe_validation_error
+
+        names = {(): set(JobSpec.model_fields),
+                 ("hyperparameters",): set(Hyperparameters.model_fields)}
+        raise ConfigurationError(describe_validation_error(exc, "job spec", names)) from None
 
 
 def _chain(*callbacks: Callable[[Job], Any] | None) -> Callable[[Job], None]:

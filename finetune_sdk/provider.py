@@ -181,7 +181,10 @@ class Provider(ABC):
         try:
             return self.options_type.model_validate(raw)
         except ValidationError as exc:
-            raise ConfigurationError(f"invalid {self.name} options: {exc}") from None
+            from .types import describe_validation_error
+
+            raise ConfigurationError(describe_validation_error(
+                exc, f"{self.name} options", {(): set(self.options_type.model_fields)})) from None
 
     def poll_interval(self) -> float:
         """Seconds between polls when the server gives no hint."""

@@ -315,3 +315,24 @@ class CostEstimate(_Response):
     price_source: str | None = None
     price_date: date | None = None
     assumptions: list[str] = Field(default_factory=list)
+
+
+def describe_validation_error(exc: Any, what: str,
+                              names: dict[tuple[str, ...], set[str]]) -> str:
+    """A pydantic ``ValidationError`` as one line: each problem by field path, and for an
+    unknown field the closest known name (``names`` maps a path prefix to the fields there)."""
+    import difflib
+
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or what
+        if error["type"] == "extra_forbidden":
+            known = names.get(tuple(str(p) for p in error["loc"][:-1]), set())
+            close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+            problems.append(f"{where}: unknown field"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
+        elif error["type"] == "missing":
+            problems.append(f"{where}: required")
+        else:
+            problems.append(f"{where}: {error['msg']} (got {error.get('input')!r:.60})")
+    return f"invalid {what}: " + "; ".join(problems)

@@ -83,6 +83,23 @@ def test_wrong_options_type_is_a_configuration_error() -> None:
         Client("fake").jobs.create(base_model="b", training_file=REF, options={"timeline": 3})
 
 
+def test_a_misspelt_or_bad_field_is_a_configuration_error_with_a_suggestion() -> None:
+    client = Client("fake", ledger=False)
+    with pytest.raises(ConfigurationError,
+                       match=r"hyperparameters\.epochz: unknown field \(did you mean 'epochs'\?\)"):
+        client.jobs.create(base_model="b", training_file=REF, hyperparameters={"epochz": 3})
+    with pytest.raises(ConfigurationError) as caught:
+        client.jobs.create(base_model="b", trainig_file=REF,
+                           hyperparameters={"epochs": 0, "learning_rate": "fast"})
+    message = str(caught.value)
+    assert "training_file: required" in message and "did you mean 'training_file'" in message
+    assert "hyperparameters.epochs: Input should be greater than or equal to 1 (got 0)" in message
+    assert "(got 'fast')" in message and "errors.pydantic.dev" not in message
+    assert caught.value.__cause__ is None and isinstance(caught.value, ValueError)
+    with pytest.raises(ConfigurationError, match="auto_advanse: unknown field .*'auto_advance'"):
+        client.jobs.create(base_model="b", training_file=REF, options={"auto_advanse": True})
+
+
 def test_unsupported_operation_names_provider_and_feature(tmp_path) -> None:
     from finetune_sdk.providers.fake import FakeProvider
 
