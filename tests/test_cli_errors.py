@@ -247,6 +247,25 @@ def test_partial_credentials_never_print_the_secret(files, monkeypatch) -> None:
     assert code == 2 and "FIREWORKS_ACCOUNT_ID" in out and secret not in out, out
 
 
+def test_api_errors_say_what_to_do(monkeypatch) -> None:
+    from finetune_sdk.errors import APIConnectionError, AuthenticationError
+    from finetune_sdk.providers.fake import FakeProvider
+
+    def refuse(self, *, limit=None):
+        raise AuthenticationError("HTTP 401: invalid key", provider="fake", status_code=401)
+
+    monkeypatch.setattr(FakeProvider, "list_jobs", refuse)
+    code, out = run("list", "-p", "fake")
+    assert code == 3 and "401" in out and "check the API key or token for fake" in out, out
+
+    def offline(self, *, limit=None):
+        raise APIConnectionError("could not connect (ConnectError)", provider="fake")
+
+    monkeypatch.setattr(FakeProvider, "list_jobs", offline)
+    code, out = run("list", "-p", "fake")
+    assert code == 3 and "check the network" in out, out
+
+
 # --- jobs ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["status", "wait", "cancel", "events", "metrics", "model",

@@ -143,6 +143,20 @@ def _csv_hint(exc: FinetuneError) -> str:
     return ""
 
 
+def _api_hint(exc: FinetuneError) -> str:
+    """What to do about the API errors a user can fix."""
+    from ..errors import APIConnectionError, AuthenticationError, PermissionDeniedError
+
+    provider = getattr(exc, "provider", None) or "the provider"
+    if isinstance(exc, AuthenticationError):
+        return f" -- check the API key or token for {provider} (environment variable or .env)"
+    if isinstance(exc, PermissionDeniedError):
+        return f" -- the key for {provider} is valid but may not do this (account, plan, region)"
+    if isinstance(exc, APIConnectionError):
+        return " -- check the network (proxy, base URL) and run the command again"
+    return ""
+
+
 @contextmanager
 def friendly_errors(flags: dict[str, str] | None = None) -> Iterator[None]:
     """Turn our errors (and bad files, bad values, Ctrl-C) into one line and the exit code."""
@@ -153,7 +167,7 @@ def friendly_errors(flags: dict[str, str] | None = None) -> Iterator[None]:
     except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
         raise
     except FinetuneError as exc:
-        fail(str(exc) + _csv_hint(exc), _exit_code(exc))
+        fail(str(exc) + _csv_hint(exc) + _api_hint(exc), _exit_code(exc))
     except OSError as exc:
         fail(_os_error_message(exc), EXIT_USAGE)
     except ValidationError as exc:
