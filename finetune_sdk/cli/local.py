@@ -58,11 +58,18 @@ def train_command(
 ) -> None:
     """Start a fine-tuning job on any provider and wait for its model id."""
     from ..client import Client
+    from ..types import Hyperparameters
 
     input_file(file)
     if validation_file is not None:
         input_file(validation_file, "--validation-file")
     check_max_usd(max_usd)
+    hyperparameters = _hyperparameters(
+        epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
+        lora_alpha=lora_alpha, lora_dropout=lora_dropout, max_seq_length=max_seq_length,
+        seed=seed)
+    # Checked here, before any client exists, so a bad value names its flag (--lr ...).
+    Hyperparameters.model_validate(hyperparameters)
     client = Client(provider)
     options: dict[str, Any] | None = None
     if provider == "local":
@@ -71,10 +78,7 @@ def train_command(
         fail("--gpus and --max-steps apply to --provider local only")
     job = client.jobs.create(
         base_model=base_model, training_file=file, validation_file=validation_file,
-        hyperparameters=_hyperparameters(
-            epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-            lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-            max_seq_length=max_seq_length, seed=seed),
+        hyperparameters=hyperparameters,
         options=options, max_usd=max_usd, output_name=suffix)
     if not as_json:
         console.print(f"started [bold]{job.id}[/] on {job.provider}", highlight=False)
