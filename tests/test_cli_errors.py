@@ -324,6 +324,13 @@ def test_bad_hyperparameters_name_the_flag(flags, names, files) -> None:
     assert "Client(" not in out and "JobSpec" not in out
 
 
+def test_train_flag_mistakes_before_any_credentials_are_needed(files) -> None:
+    code, out = run("train", files["good"], "-p", "openai", "-m", "gpt-4o-mini", "--gpus", "2")
+    assert code == 2 and "--gpus" in out and "local only" in out, out
+    code, out = run("train", files["good"], "-p", "local", "-m", files["folder"])
+    assert code == 2 and "config.json" in out and "started" not in out, out
+
+
 def test_max_usd_with_unknown_price_says_how_to_add_one(files, monkeypatch) -> None:
     code, out = run("estimate", files["good"], "-p", "openai", "-m", "gpt-4o-mini",
                     "--max-usd", "5")

@@ -87,7 +87,7 @@ def estimate_command(
                 f"estimated up to {est.usd_high:.2f} USD, above --max-usd {max_usd:g}")
 
 
-def _check_local_folder(model: str, provider: str | None) -> None:
+def check_local_folder(model: str, provider: str | None) -> None:
     """A local model folder must hold a model: an empty or wrong folder would otherwise fail
     deep inside transformers."""
     if provider not in (None, "local") or (
@@ -104,7 +104,7 @@ def _model_ref(model: str, provider: str | None) -> Any:
     """A model id, a ``local:`` path or plain directory, or a job id known to the ledger."""
     from ..inference import as_model_ref, guess_provider
 
-    _check_local_folder(model, provider)
+    check_local_folder(model, provider)
 
     if provider or guess_provider(model):
         return as_model_ref(model if not Path(model).is_dir() or model.startswith("local:")
@@ -193,7 +193,7 @@ def eval_command(
     output_path(out, "--out", folder=True)
     if cache is not None and not no_cache:
         output_path(cache, "--cache")
-    _check_local_folder(base, provider)
+    check_local_folder(base, provider)
     tuned_ref = _model_ref(tuned, provider)
     report = compare(base, tuned_ref, data, provider=provider, limit=limit,
                      max_concurrency=max_concurrency, cache=False if no_cache else cache,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from .app import EXIT_JOB, command, console, fail, input_file, output_path, print_json
-from .evals import check_max_usd, report_table
+from .evals import check_local_folder, check_max_usd, report_table
 from .jobs import interrupted, job_lookup
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -70,12 +70,13 @@ def train_command(
         seed=seed)
     # Checked here, before any client exists, so a bad value names its flag (--lr ...).
     Hyperparameters.model_validate(hyperparameters)
-    client = Client(provider)
     options: dict[str, Any] | None = None
     if provider == "local":
         options = _hyperparameters(gpus=gpus, max_steps=max_steps) or None
+        check_local_folder(base_model, provider)
     elif gpus is not None or max_steps is not None:
         fail("--gpus and --max-steps apply to --provider local only")
+    client = Client(provider)
     job = client.jobs.create(
         base_model=base_model, training_file=file, validation_file=validation_file,
         hyperparameters=hyperparameters,
