@@ -423,6 +423,18 @@ def test_export_records_bad_inputs(files) -> None:
     assert code == 2 and "photo.jsonl:1" in out and "UTF-8" in out, out
 
 
+def test_brackets_in_paths_and_events_are_shown_not_eaten_as_markup(files, monkeypatch) -> None:
+    monkeypatch.chdir(files["good"].parent)  # short relative paths: the stats table fits
+    code, out = run("convert", "good.jsonl", "--to", "openai", "-o", "[v2].jsonl")
+    assert code == 0 and "[v2].jsonl" in out, out
+    code, out = run("stats", "[v2].jsonl")
+    assert code == 0 and "[v2].jsonl" in out, out
+    job_id = _create()
+    run("wait", job_id, "--poll-interval", "0")
+    code, out = run("events", job_id)
+    assert code == 0 and "[info]" in out, out
+
+
 # --- the last resort and Ctrl-C -------------------------------------------------------------------
 
 def test_an_unforeseen_bug_is_one_line_with_how_to_see_more(monkeypatch) -> None:

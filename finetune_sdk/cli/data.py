@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import EXIT_USAGE, command, console, fail, input_file, output_path, print_json
@@ -33,7 +34,7 @@ def _kv_table(rows: list[tuple[str, Any]]) -> Table:
     table = Table(show_header=False, box=None)
     for key, value in rows:
         if value is not None:
-            table.add_row(f"[bold]{key}[/]", str(value))
+            table.add_row(f"[bold]{key}[/]", escape(str(value)))
     return table
 
 
@@ -48,13 +49,13 @@ def _require_examples(file: Path) -> Path:
 
 
 def _print_findings(report: Any, limit: int) -> None:
-    table = Table("line", "severity", "code", "field", "message", title=report.file,
+    table = Table("line", "severity", "code", "field", "message", title=escape(report.file),
                   title_justify="left")
     for finding in report.findings[:limit]:
         where = finding.file if finding.file != report.file else ""
         line = f"{where}:{finding.line}" if where else str(finding.line or "-")
-        table.add_row(line, f"[{_STYLE[finding.severity]}]{finding.severity}[/]", finding.code,
-                      finding.field or "", finding.message)
+        table.add_row(escape(line), f"[{_STYLE[finding.severity]}]{finding.severity}[/]",
+                      finding.code, escape(finding.field or ""), escape(finding.message))
     if report.findings:
         console.print(table)
     hidden = len(report.findings) - limit + report.omitted
@@ -103,7 +104,7 @@ def validate_command(
         print_json(data)
     else:
         if fixed is not None:
-            console.print(f"[bold]fixed copy:[/] {fixed.destination}")
+            console.print(f"[bold]fixed copy:[/] {escape(str(fixed.destination))}")
             for change, n in sorted(fixed.counts.items()):
                 console.print(f"  {change}: {n}")
             if fixed.unparsed_lines:
@@ -210,7 +211,8 @@ def convert_command(
         print_json(report.to_dict())
     else:
         console.print(f"wrote {report.examples} {report.method} examples"
-                      f" ({report.source_format} -> {report.target}) to {report.destination}")
+                      f" ({report.source_format} -> {report.target}) to {report.destination}",
+                      markup=False)
 
 
 @command("split")
@@ -238,7 +240,7 @@ def split_command(
         console.print(f"train: {report.train_examples} -> {report.train_file}\n"
                       f"validation: {report.validation_examples} -> {report.validation_file}\n"
                       f"grouped by {report.grouped_by}, seed {report.seed},"
-                      f" leakage {report.leakage}")
+                      f" leakage {report.leakage}", markup=False)
     if report.leakage:
         raise typer.Exit(EXIT_USAGE)
 
@@ -275,15 +277,15 @@ def scrub_command(
     if as_json:
         print_json(report.to_dict())
     else:
-        table = Table("type", "found", title=f"PHI/PII in {file}", title_justify="left")
+        table = Table("type", "found", title=escape(f"PHI/PII in {file}"), title_justify="left")
         for kind, n in sorted(report.counts.items()):
-            table.add_row(f"[{kind}]", str(n))
+            table.add_row(escape(f"[{kind}]"), str(n))
         console.print(table if report.counts else "no PHI/PII found by the detectors")
         if report.lines_affected:
             shown = ", ".join(map(str, report.lines_affected[:30]))
             console.print(f"lines affected ({report.lines_affected_total}): {shown}")
         if report.destination:
-            console.print(f"scrubbed copy: {report.destination} (marked scrubbed)")
+            console.print(f"scrubbed copy: {escape(str(report.destination))} (marked scrubbed)")
     if check and report.counts:
         raise typer.Exit(EXIT_USAGE)
 
@@ -298,7 +300,7 @@ def mark_sensitive_command(
 
     input_file(file, expected="a dataset file")
     mark_sensitive(file, not unmark)
-    console.print(f"{'unmarked' if unmark else 'marked sensitive'}: {file}"
+    console.print(f"{'unmarked' if unmark else 'marked sensitive'}: {escape(str(file))}"
                   f" ({sidecar_path(file).name})")
 
 
@@ -377,9 +379,10 @@ def export_records_command(
         print_json(summary.to_dict())
         return
     console.print(f"{summary.rows} rows read, {summary.kept_rows} kept,"
-                  f" {summary.examples} examples written to {output}")
+                  f" {summary.examples} examples written to {output}", markup=False)
     if summary.dropped:
         table = Table("dropped because", "rows", "first rows", title_justify="left")
         for reason, n in summary.dropped.most_common():
-            table.add_row(reason, str(n), ", ".join(map(str, summary.dropped_rows[reason][:10])))
+            first = ", ".join(map(str, summary.dropped_rows[reason][:10]))
+            table.add_row(escape(reason), str(n), first)
         console.print(table)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import command, console, fail, input_file, output_path, print_json
@@ -77,7 +78,7 @@ def estimate_command(
             table.add_row(f"[bold]{key}[/]", value)
         console.print(table)
         for note in est.assumptions:
-            console.print(f"  - {note}", highlight=False)
+            console.print(f"  - {note}", highlight=False, markup=False)
     if max_usd is not None:
         if math.isnan(est.usd_high):
             raise BudgetExceededError(f"--max-usd {max_usd:g} " + _UNKNOWN_PRICE.format(
@@ -148,7 +149,8 @@ def chat_command(
         for text in message:
             turn(text)
         return
-    console.print(f"[dim]chatting with {ref.id} ({ref.provider}); empty line to stop[/]")
+    who = escape(f"{ref.id} ({ref.provider})")
+    console.print(f"[dim]chatting with {who}; empty line to stop[/]")
     while True:
         try:
             text = console.input("[bold]> [/]")
@@ -161,7 +163,7 @@ def chat_command(
 
 def report_table(report: Any, title: str) -> Table:
     """An EvalReport as a rich table: one row per metric with CIs, then the win rate."""
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for header in ("Metric", "Base [95% CI]", "Tuned [95% CI]", "Tuned - base [95% CI]", ""):
         table.add_column(header)
     for row in report.table_rows():
@@ -209,7 +211,8 @@ def eval_command(
     calls = report.new_calls
     console.print(f"model calls this run: base {calls['base']}, tuned {calls['tuned']}"
                   " (the rest came from the cache)", highlight=False)
-    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False,
+                  markup=False)
 
 
 @command("manifest")
@@ -266,4 +269,4 @@ def manifest_command(
         summary = {k: v for k, v in loaded.items() if k != "rows"}
     manifest = build_manifest(job, spec=spec, dataset_paths=data or (), estimate=est,
                               eval_report=summary, split_seed=split_seed)
-    console.print(f"wrote {write_manifest(out, manifest)}", highlight=False)
+    console.print(f"wrote {write_manifest(out, manifest)}", highlight=False, markup=False)

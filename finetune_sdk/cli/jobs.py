@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import (
@@ -75,7 +76,7 @@ def _job_table(job: Any) -> Table:
     ]
     for key, value in rows:
         if value is not None:
-            table.add_row(f"[bold]{key}[/]", str(value))
+            table.add_row(f"[bold]{key}[/]", escape(str(value)))
     return table
 
 
@@ -136,8 +137,8 @@ def list_command(
     for column in ("job", "provider", "status", "base model", "model"):
         table.add_column(column)
     for job in jobs:
-        table.add_row(job.id, job.provider, job.status.value, job.base_model or "",
-                      job.output_model or "")
+        table.add_row(*(escape(v) for v in (job.id, job.provider, job.status.value,
+                                            job.base_model or "", job.output_model or "")))
     console.print(table)
 
 
@@ -205,7 +206,7 @@ def events_command(
         return
     for event in events:
         when = event.created_at.isoformat(timespec="seconds") if event.created_at else ""
-        console.print(f"{when} [{event.level}] {event.message}", highlight=False)
+        console.print(escape(f"{when} [{event.level}] {event.message}"), highlight=False)
 
 
 @command("metrics")
@@ -216,7 +217,7 @@ def metrics_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt 
     if as_json:
         print_json([p.model_dump(mode="json") for p in points])
         return
-    table = Table(title=f"metrics of {job_id}")
+    table = Table(title=escape(f"metrics of {job_id}"))
     for column in ("step", "epoch", "train loss", "valid loss", "lr", "tokens/s"):
         table.add_column(column, justify="right")
     for p in points:
@@ -251,8 +252,9 @@ def model_command(
     if as_json:
         print_json(ref.model_dump(mode="json"))
         return
-    console.print(ref.id, highlight=False)
+    console.print(ref.id, highlight=False, markup=False)
     if not ref.ready_for_inference:
-        console.print(f"[yellow]not servable yet:[/] {ref.how_to_serve or 'deploy it first'}")
+        how = escape(ref.how_to_serve or "deploy it first")
+        console.print(f"[yellow]not servable yet:[/] {how}")
     if env_file is not None:
-        console.print(f"wrote {env_var} to {env_file}")
+        console.print(f"wrote {env_var} to {env_file}", markup=False)

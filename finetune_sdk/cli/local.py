@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from .app import EXIT_JOB, command, console, fail, input_file, output_path, print_json
 from .evals import check_local_folder, check_max_usd, report_table
@@ -95,7 +96,7 @@ def train_command(
         print_json({"job": job.model_dump(mode="json"),
                     "model": model.model_dump(mode="json") if model else None})
     elif model:
-        console.print(f"model id: [bold green]{model.id}[/]", highlight=False)
+        console.print(f"model id: [bold green]{escape(model.id)}[/]", highlight=False)
     if model is None:
         reason = job.error.message if job.error else job.status.value
         fail(f"job {job.id} ended {job.status.value}: {reason}", EXIT_JOB)
@@ -129,7 +130,7 @@ def resume_command(
     if as_json:
         print_json(job.model_dump(mode="json"))
     elif job.output_model:
-        console.print(f"model id: [bold green]{job.output_model}[/]", highlight=False)
+        console.print(f"model id: [bold green]{escape(job.output_model)}[/]", highlight=False)
     if job.status.value in ("failed", "cancelled"):
         fail(f"job {job.id} ended {job.status.value}", EXIT_JOB)
 
@@ -158,7 +159,8 @@ def quickstart_command(
 
     def say(step: str, detail: str) -> None:
         elapsed = time.perf_counter() - started
-        console.print(f"[dim]{elapsed:5.1f}s[/] [bold cyan]{step:>8}[/] {detail}", highlight=False)
+        console.print(f"[dim]{elapsed:5.1f}s[/] [bold cyan]{step:>8}[/] {escape(detail)}",
+                      highlight=False)
 
     result = run_quickstart(workdir, eval_examples=eval_examples, say=say)
     console.print(report_table(
@@ -168,7 +170,7 @@ def quickstart_command(
     console.print(f"training loss {first:.3f} -> {last:.3f}"
                   f" ({'went down' if went_down else 'did NOT go down'});"
                   f" validation loss {result['eval_loss']:.3f}", highlight=False)
-    console.print(f"model id: [bold green]{result['model_id']}[/]", highlight=False)
+    console.print(f"model id: [bold green]{escape(result['model_id'])}[/]", highlight=False)
     console.print(f"done in {time.perf_counter() - started:.0f} s. Next: finetune chat"
                   f" {result['model_id']}  |  reports in {result['report_dir']}", highlight=False)
     if not went_down:
