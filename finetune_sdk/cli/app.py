@@ -106,7 +106,11 @@ def _flags_of(fn: Callable[..., Any]) -> dict[str, str]:
     from typer.models import OptionInfo
 
     flags: dict[str, str] = {}
-    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # an unresolvable annotation only costs the flag names in messages
+        return flags
+    for name, hint in hints.items():
         for info in getattr(hint, "__metadata__", ()):
             if isinstance(info, OptionInfo):
                 # With Annotated, typer keeps the first declaration in ``default``.
