@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import lifecycle
-from .errors import ConfigurationError, DatasetError, JobError, LedgerError
+from .errors import ConfigurationError, JobError, LedgerError
 from .ledger import Ledger
 from .provider import Provider
 from .registry import create_provider
@@ -55,11 +55,10 @@ class Datasets:
         allow_sensitive: bool = False,
     ) -> DatasetRef:
         """Upload a JSONL file. Refuses unscrubbed sensitive data for hosted providers."""
+        from .data._lines import require_file
         from .data.privacy import check_upload_allowed
 
-        file = Path(path)
-        if not file.is_file():
-            raise DatasetError("no such file (expected a JSONL dataset)", file=str(file))
+        file = require_file(path)
         provider = self._client.provider
         check_upload_allowed(
             file,

@@ -20,7 +20,12 @@ def home_dir() -> Path:
     """``FINETUNE_SDK_HOME`` or ``~/.finetune_sdk``: ledger, local jobs, fake-provider state."""
     root = os.environ.get("FINETUNE_SDK_HOME") or Path.home() / ".finetune_sdk"
     path = Path(root).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigurationError(
+            f"FINETUNE_SDK_HOME {str(path)!r} is a file (or under one), not a folder; point it"
+            " at a folder for the ledger and job state") from None
     return path
 
 

@@ -167,3 +167,16 @@ def test_client_refuses_credentials_with_a_provider_instance(tmp_path) -> None:
 
     with pytest.raises(ConfigurationError):
         Client(FakeProvider(root=tmp_path), api_key="x")
+
+
+def test_finetune_sdk_home_pointing_at_a_file_is_a_configuration_error(tmp_path, monkeypatch):
+    from finetune_sdk.config import home_dir
+
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("oops")
+    monkeypatch.setenv("FINETUNE_SDK_HOME", str(not_a_folder))
+    with pytest.raises(ConfigurationError, match="FINETUNE_SDK_HOME .* is a file"):
+        home_dir()
+    monkeypatch.setenv("FINETUNE_SDK_HOME", str(not_a_folder / "below"))
+    with pytest.raises(ConfigurationError, match="is a file \\(or under one\\)"):
+        Client("fake")

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import finetune_sdk.cli.data  # noqa: F401
+from finetune_sdk import Client
 from finetune_sdk.cli.app import app
 from finetune_sdk.data import file_sha256
 from finetune_sdk.data.records import FieldMapping, build_examples, export_records
@@ -389,3 +390,27 @@ def test_base_model_tokenizer_from_the_hf_cache_or_a_model_folder(tmp_path, monk
     _word_tokenizer(folder / "tokenizer.json")
     assert get_counter(str(folder)).exact
     assert get_counter(f"local:{folder}").exact
+
+
+def test_a_folder_or_binary_file_is_named_as_such(tmp_path):
+    from finetune_sdk.data.convert import convert_file
+    from finetune_sdk.data.validate import validate_file
+    from finetune_sdk.errors import DatasetError
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for call in (lambda: validate_file(folder), lambda: convert_file(folder, tmp_path / "o",
+                                                                     to="openai"),
+                 lambda: Client("fake", ledger=False).datasets.upload(folder),
+                 lambda: validate_file(SAMPLES / "health_chats.jsonl", validation_path=folder)):
+        with pytest.raises(DatasetError, match="exports: is a folder, not a file"):
+            call()
+    binary = tmp_path / "data.jsonl"
+    binary.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)  # a JPEG, say
+    with pytest.raises(DatasetError, match="line 1 is not UTF-8 text"):
+        convert_file(binary, tmp_path / "o.jsonl", to="openai")
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("user,assistant\nhi,hello\n")
+    with pytest.raises(DatasetError, match="line 1 is not JSON"):
+        convert_file(rows, tmp_path / "o.jsonl", to="openai")
+    assert not (tmp_path / "o.jsonl").exists()

@@ -93,3 +93,13 @@ def test_local_sampling_settings_it_cannot_honour_are_refused(generate, tmp_path
     assert generate == []  # nothing generated with settings it would have ignored
     # Credentials meant for a hosted model in the same comparison are not sampling settings.
     assert inference.chat(f"local:{tmp_path}", "hi", top_p=None, api_key="k")
+
+
+def test_a_folder_that_is_no_model_is_refused_with_what_it_lacks(tmp_path):
+    from finetune_sdk.errors import ConfigurationError
+    from finetune_sdk.local.generate import _folder
+
+    with pytest.raises(ConfigurationError, match="neither config.json .* nor adapter_config.json"):
+        _folder(str(tmp_path))
+    (tmp_path / "adapter_config.json").write_text("{}")
+    assert _folder(str(tmp_path)) == tmp_path.resolve()

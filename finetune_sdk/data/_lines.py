@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "RawLine", "file_sha256", "iter_lines", "line_aligned_ranges",
-           "write_atomic_lines"]
+           "require_file", "write_atomic_lines"]
 
 BOM = b"\xef\xbb\xbf"
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -32,6 +32,18 @@ class RawLine:
     size: int
     had_bom: bool = False
     had_crlf: bool = False
+
+
+def require_file(path: str | Path, what: str = "a JSONL dataset") -> Path:
+    """``path`` as a Path, or DatasetError saying whether it is missing or a folder."""
+    from ..errors import DatasetError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"is a folder, not a file (expected {what})", file=str(path))
+    if not path.is_file():
+        raise DatasetError(f"no such file (expected {what})", file=str(path))
+    return path
 
 
 def max_line_bytes(value: int | None = None) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, DatasetError
-from ._lines import file_sha256, write_atomic_lines
+from ._lines import file_sha256, require_file, write_atomic_lines
 from .formats import FORMATS, detect_format, from_canonical, is_preference, iter_examples
 
 __all__ = ["WIRE_PROVIDERS", "ConversionReport", "WireFile", "convert_file", "stream_wire",
@@ -114,8 +114,7 @@ def wire_file(src: str | Path, write_wire_jsonl: Callable[..., int], *, prefix: 
     (preference pairs -> dpo, anything else -> sft; ``check_method`` may refuse it before any
     work), write the wire JSONL to a temporary file and read it back."""
     source = Path(src)
-    if not source.is_file():
-        raise DatasetError("no such file (expected a JSONL dataset)", file=str(source))
+    require_file(source)
     method = resolve_method(source, "auto")
     if check_method is not None:
         check_method(method)
@@ -147,8 +146,7 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "au
     (and call ``carry_marker(src, final)`` on the final name if it matters).
     """
     src, dst = Path(src), Path(dst)
-    if not src.is_file():
-        raise DatasetError("no such file (expected a JSONL dataset)", file=str(src))
+    require_file(src)
     if src.resolve() == dst.resolve():
         raise ConfigurationError("output must be a different file from the input")
     source_format = detect_format(src)

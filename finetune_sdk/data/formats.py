@@ -67,12 +67,17 @@ def detect_record_format(record: Any) -> str | None:
 def detect_format(path: str | Path) -> str:
     """The format of a file, from its first parseable lines ("chat", "prompt_completion", ...)."""
     seen: dict[str, int] = {}
+    first_bad: tuple[int, str] | None = None  # to say why when nothing is recognised
     for raw in iter_lines(path):
         if raw.data is None or not raw.data.strip():
             continue
         try:
             record = json.loads(raw.data)
-        except (ValueError, UnicodeDecodeError):
+        except UnicodeDecodeError:
+            first_bad = first_bad or (raw.number, "is not UTF-8 text (a binary file?)")
+            continue
+        except ValueError:
+            first_bad = first_bad or (raw.number, "is not JSON")
             continue
         fmt = detect_record_format(record)
         if fmt:
@@ -80,9 +85,10 @@ def detect_format(path: str | Path) -> str:
         if sum(seen.values()) >= _DETECT_LINES:
             break
     if not seen:
+        why = f"; line {first_bad[0]} {first_bad[1]}" if first_bad else ""
         raise DatasetError(
             "cannot tell the format: expected JSON lines with 'messages', 'prompt'+'completion',"
-            " 'input_text'+'output_text' or 'chosen'+'rejected'", file=str(path))
+            f" 'input_text'+'output_text' or 'chosen'+'rejected'{why}", file=str(path))
     return max(seen, key=lambda k: seen[k])
 
 

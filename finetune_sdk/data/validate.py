@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import DatasetError
 from ._hashes import CONTENT, IDENT, HashScan, HashStore
-from ._lines import iter_lines
+from ._lines import iter_lines, require_file
 from .findings import CODES, MAX_PER_CODE, Collector, Finding, ValidationReport
 from .formats import detect_record_format, message_text, to_canonical
 from .rules import RulePack, rules_for
@@ -334,8 +334,7 @@ def validate_file(path: str | Path, *, provider: str | None = None,
     A missing file raises DatasetError.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError("no such file (expected a JSONL dataset)", file=str(path))
+    require_file(path)
     rules = rules_for(provider)
     max_tokens = max_seq_length or rules.max_tokens(base_model)
     counter = get_counter(base_model, tokenizer)
@@ -360,9 +359,7 @@ def validate_file(path: str | Path, *, provider: str | None = None,
         report.format, report.examples = train.format, train.examples
         val = None
         if validation_path is not None:
-            vpath = Path(validation_path)
-            if not vpath.is_file():
-                raise DatasetError("no such validation file", file=str(vpath))
+            vpath = require_file(validation_path, "a JSONL validation file")
             val = _FileCheck(vpath, 1, rules, out, hashes, max_tokens, counter)
             val.run()
             report.validation_file, report.validation_examples = val.file, val.examples

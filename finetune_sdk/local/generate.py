@@ -34,6 +34,11 @@ def _folder(model: str) -> Path:
         raise ConfigurationError(
             f"local model {model!r}: no such folder"
             " (expected a model folder, an adapter folder, or 'tiny')")
+    if not any((path / name).is_file() for name in ("config.json", "adapter_config.json")):
+        raise ConfigurationError(
+            f"local model {model!r}: the folder has neither config.json (a model) nor"
+            " adapter_config.json (a LoRA adapter); point at a job's output folder or a"
+            " downloaded model")
     return path.resolve()
 
 
