@@ -180,3 +180,22 @@ def test_finetune_sdk_home_pointing_at_a_file_is_a_configuration_error(tmp_path,
     monkeypatch.setenv("FINETUNE_SDK_HOME", str(not_a_folder / "below"))
     with pytest.raises(ConfigurationError, match="is a file \\(or under one\\)"):
         Client("fake")
+
+
+def test_the_fake_provider_reads_the_data_like_a_real_one(tmp_path) -> None:
+    from finetune_sdk import DatasetError
+
+    rows = tmp_path / "export.csv"
+    rows.write_text("user,assistant\nhi,hello\n")
+    client = Client("fake", ledger=False)
+    with pytest.raises(DatasetError, match="cannot tell the format.*line 1 is not JSON"):
+        client.jobs.create(base_model="b", training_file=rows)
+    broken = tmp_path / "broken.jsonl"
+    good = '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}'
+    broken.write_text(f"{good}\n{good}\n{{oops\n")
+    with pytest.raises(DatasetError, match="broken.jsonl:3"):
+        client.datasets.upload(broken)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"prompt": "q", "chosen": "a", "rejected": "b"}\n')
+    assert client.datasets.upload(pairs).kind == "preference"
+    assert list(client.jobs.list()) == []  # nothing was created

@@ -134,11 +134,17 @@ class FakeProvider(Provider):
     def upload_dataset(
         self, path: Path, *, purpose: Literal["train", "validation"] = "train"
     ) -> DatasetRef:
+        from ..data.formats import detect_format, iter_examples
+
+        # Read it as the real adapters do (they convert to the vendor's JSONL first), so a CSV
+        # or a broken line fails here too, with the line number, and not only in production.
+        kind = "preference" if detect_format(path) == "preference" else "chat"
+        lines = sum(1 for _ in iter_examples(path))
         data = Path(path).read_bytes()
         self.retry.call(lambda: self._request("POST /files"))
         digest = hashlib.sha256(data).hexdigest()
-        lines = sum(1 for line in data.splitlines() if line.strip())
         return DatasetRef(
+            kind=kind,
             id=f"file-fake-{digest[:16]}",
             provider=self.name,
             filename=Path(path).name,
