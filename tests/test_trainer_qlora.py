@@ -123,3 +123,24 @@ def test_the_option_reaches_the_worker_config(tmp_path):
     TrainConfig(base_model="b", train_file="t", output_dir="o", checkpoint_dir="c", **config)
     plain = JobSpec(base_model="tiny", training_file="x.jsonl")
     assert "quantization" not in provider._train_config(plain, provider.resolve_options(plain))
+
+
+def test_cli_qlora_flag_reaches_the_local_provider_and_is_local_only(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from finetune_sdk.cli import _register_commands
+    from finetune_sdk.cli.app import app
+
+    _register_commands()
+    data = write_jsonl(tmp_path / "train.jsonl", conversations(4))
+    monkeypatch.setenv("FINETUNE_SDK_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    hosted = runner.invoke(app, ["train", str(data), "-p", "openai", "-m", "gpt-4o-mini",
+                                 "--qlora"])
+    assert hosted.exit_code == 2 and "--qlora" in hosted.output and "local only" in hosted.output
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    local = runner.invoke(app, ["train", str(data), "-m", "tiny", "--qlora", "--detach"])
+    assert local.exit_code == 2 and "finetune-sdk[qlora]" in " ".join(local.output.split())
+    assert "started" not in local.output

@@ -48,6 +48,9 @@ def train_command(
         "--gpus", min=1, help="Local: GPUs to use (more than one runs torchrun/DDP).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1,
                                                   help="Local: stop after N steps.")] = None,
+    qlora: Annotated[bool, typer.Option(
+        "--qlora", help="Local: QLoRA, the base in 4-bit NF4 (needs finetune-sdk[qlora]).")]
+    = False,
     max_usd: Annotated[float | None, typer.Option(
         "--max-usd", help="Refuse to start when the cost estimate is above this.")] = None,
     suffix: Annotated[str | None, typer.Option("--suffix", help="Name for the output model.")]
@@ -73,10 +76,11 @@ def train_command(
     Hyperparameters.model_validate(hyperparameters)
     options: dict[str, Any] | None = None
     if provider == "local":
-        options = _hyperparameters(gpus=gpus, max_steps=max_steps) or None
+        options = _hyperparameters(gpus=gpus, max_steps=max_steps,
+                                   quantization="nf4" if qlora else None) or None
         check_local_folder(base_model, provider)
-    elif gpus is not None or max_steps is not None:
-        fail("--gpus and --max-steps apply to --provider local only")
+    elif gpus is not None or max_steps is not None or qlora:
+        fail("--gpus, --max-steps and --qlora apply to --provider local only")
     client = Client(provider)
     job = client.jobs.create(
         base_model=base_model, training_file=file, validation_file=validation_file,
