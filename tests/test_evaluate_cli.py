@@ -59,6 +59,14 @@ def test_chat_one_message():
     assert "walking after dinner good" in result.output
 
 
+def test_chat_takes_the_question_as_a_second_argument_too():
+    positional = runner.invoke(app, ["chat", "fake:ft-abc", "Is walking after dinner good?"])
+    flagged = runner.invoke(app, ["chat", "fake:ft-abc", "-m", "Is walking after dinner good?"])
+    assert positional.exit_code == 0 and positional.output == flagged.output
+    both = runner.invoke(app, ["chat", "fake:ft-abc", "First?", "-m", "Second?"])
+    assert both.exit_code == 0 and len(both.output.strip().splitlines()) == 2
+
+
 def test_chat_unknown_model_needs_provider():
     result = runner.invoke(app, ["chat", "mystery-model", "-m", "hi"])
     assert result.exit_code == 2

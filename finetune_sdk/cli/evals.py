@@ -125,6 +125,8 @@ def _model_ref(model: str, provider: str | None) -> Any:
 @command("chat")
 def chat_command(
     model: Annotated[str, typer.Argument(help="Model id, local:/path, a directory, or a job id.")],
+    prompt: Annotated[str | None, typer.Argument(
+        help="One message to answer (like -m); none: an interactive chat.")] = None,
     provider: ProviderOpt = None,
     message: Annotated[list[str] | None, typer.Option(
         "--message", "-m", help="Send this and print the answer (repeat for several turns).")
@@ -133,7 +135,8 @@ def chat_command(
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 256,
     temperature: Annotated[float, typer.Option("--temperature", min=0)] = 0.0,
 ) -> None:
-    """Try a model: one answer per -m, or an interactive chat (empty line or Ctrl-D ends)."""
+    """Try a model: `finetune chat MODEL "question"`, one answer per -m, or an interactive chat
+    (empty line or Ctrl-D ends)."""
     from ..inference import chat
 
     ref = _model_ref(model, provider)
@@ -145,8 +148,10 @@ def chat_command(
         history.append({"role": "assistant", "content": answer})
         console.print(answer, highlight=False, markup=False)
 
-    if message:
-        for text in message:
+    messages = [prompt] if prompt is not None else []
+    messages += message or []
+    if messages:
+        for text in messages:
             turn(text)
         return
     who = escape(f"{ref.id} ({ref.provider})")
