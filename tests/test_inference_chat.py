@@ -178,3 +178,35 @@ def test_chat_many_keeps_order_and_limits():
     convs = [f"question number {i}" for i in range(7)]
     answers = inference.chat_many("fake:ft-x", convs, max_concurrency=3)
     assert answers == [inference.chat("fake:ft-x", c) for c in convs]
+
+
+def test_hosted_chat_requests_carry_a_timeout(httpx2_mock, monkeypatch):
+    """120 s by default for every vendor (a hung endpoint never blocks an eval forever)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    httpx2_mock.add_response(method="GET", url=re.compile(r"https://huggingface\.co/.*"),
+                             json={"standardEnvVars": [], "harnesses": {}},
+                             is_optional=True, is_reusable=True)
+    httpx2_mock.add_response(method="POST", url=re.compile(r".*chat/completions$"),
+                             json=_completion("ok"), is_reusable=True)
+    httpx2_mock.add_response(method="POST", url=re.compile(r".*:generateContent$"), json={
+        "candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}}]},
+        is_reusable=True)
+    endpoint = "projects/p1/locations/us-central1/endpoints/7"
+    calls = {
+        "openai": lambda **kw: inference.chat(ModelRef(id="m", provider="openai"), "hi",
+                                              api_key=SECRET, **kw),
+        "gemini": lambda **kw: inference.chat(
+            ModelRef(id=endpoint, provider="gemini", endpoint=endpoint), "hi",
+            access_token="ya29.t", **kw),
+        "huggingface": lambda **kw: inference.chat(
+            ModelRef(id="me/m", provider="huggingface",
+                     endpoint="https://e.endpoints.huggingface.cloud"), "hi", token=SECRET,
+            **kw),
+    }
+    for name, call in calls.items():
+        for kwargs, expected in (({}, 120.0), ({"timeout": 7.5}, 7.5)):
+            assert call(**kwargs) == "ok"
+            sent = httpx2_mock.get_requests(method="POST")[-1].extensions["timeout"]
+            assert sent["read"] == pytest.approx(expected), (name, kwargs, sent)

@@ -6,6 +6,7 @@ Chat messages become Gemini ``contents`` (roles user/model) plus a ``system_inst
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import threading
@@ -41,9 +42,11 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *, project: str | 
          access_token: str | SecretStr | None = None, base_url: str | None = None,
          http_client: Any = None, max_tokens: int | None = None,
          temperature: float | None = None, top_p: float | None = None,
-         seed: int | None = None, stop: list[str] | None = None, **extra: Any) -> str:
+         seed: int | None = None, stop: list[str] | None = None,
+         timeout: float | None = 120.0, **extra: Any) -> str:
     """``client.models.generate_content(model=<endpoint>, ...)``; project and location come
-    from the arguments, the endpoint's resource name, then GOOGLE_CLOUD_PROJECT/LOCATION."""
+    from the arguments, the endpoint's resource name, then GOOGLE_CLOUD_PROJECT/LOCATION.
+    ``timeout``: seconds per request (None: no limit)."""
     from google import genai
     from google.genai import types
 
@@ -69,12 +72,14 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *, project: str | 
         options["base_url"] = base_url or os.environ["GOOGLE_VERTEX_BASE_URL"]
     if http_client is not None:
         options["httpx_client"] = http_client
+    if timeout is not None:
+        options["timeout"] = max(1, math.ceil(timeout * 1000))  # google-genai takes ms
     system, contents = to_contents(messages)
     config = types.GenerateContentConfig(
         system_instruction=system, max_output_tokens=max_tokens, temperature=temperature,
         top_p=top_p, seed=seed, stop_sequences=stop, **extra)
     cache_key = (project, location, token, None if token else credentials,
-                 options.get("base_url"))
+                 options.get("base_url"), timeout)
     try:
         with _lock:
             client = None if http_client is not None else _clients.get(cache_key)

@@ -21,8 +21,10 @@ __all__ = ["chat"]
 def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
          token: str | SecretStr | None = None, endpoint_url: str | None = None,
          max_tokens: int | None = None, temperature: float | None = None,
-         top_p: float | None = None, seed: int | None = None, **extra: Any) -> str:
-    """One answer from the endpoint, or from a local transformers load of the repo."""
+         top_p: float | None = None, seed: int | None = None, timeout: float | None = 120.0,
+         **extra: Any) -> str:
+    """One answer from the endpoint (``timeout`` seconds per request, None: no limit), or from
+    a local transformers load of the repo."""
     if isinstance(token, SecretStr):
         token = token.get_secret_value()
     token = token or setting(None, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
@@ -32,7 +34,7 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
 
         from .mapping import translate_error
 
-        client = InferenceClient(model=url, token=token)
+        client = InferenceClient(model=url, token=token, timeout=timeout)
         try:
             out = client.chat_completion(messages, max_tokens=max_tokens, temperature=temperature,
                                          top_p=top_p, seed=seed, **extra)

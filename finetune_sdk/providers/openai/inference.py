@@ -14,18 +14,20 @@ __all__ = ["chat"]
 
 # One SDK client per (key, base URL, org): an evaluation sends hundreds of requests and should
 # reuse connections. Only clients we built are kept (a caller's http_client is theirs).
-_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, str | None, float | None], Any] = {}
 _lock = threading.Lock()
 
 
 def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
          api_key: str | SecretStr | None = None, base_url: str | None = None,
-         http_client: Any = None, organization: str | None = None, **params: Any) -> str:
+         http_client: Any = None, organization: str | None = None,
+         timeout: float | None = 120.0, **params: Any) -> str:
     """One chat completion; ``params`` go to ``chat.completions.create`` (None values dropped).
 
     Args:
         api_key: else OPENAI_API_KEY. base_url: else the ModelRef's, else OPENAI_BASE_URL.
         http_client: an ``httpx2.Client`` (proxies, tests).
+        timeout: seconds per request (None: no limit), as for the Fireworks endpoint.
     """
     import openai
 
@@ -33,14 +35,14 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
 
     key = resolve_secret(api_key, "OPENAI_API_KEY", provider="openai")
     root = base_url or model_ref.base_url or setting(None, "OPENAI_BASE_URL")
-    cache_key = (key.get_secret_value(), root, organization)
+    cache_key = (key.get_secret_value(), root, organization, timeout)
     with _lock:
         client = None if http_client is not None else _clients.get(cache_key)
         if client is None:
             # max_retries=0: inference.chat retries under our RetryPolicy, once, not twice
             client = openai.OpenAI(api_key=key.get_secret_value(), base_url=root,
                                    organization=organization, http_client=http_client,
-                                   max_retries=0)
+                                   max_retries=0, timeout=timeout)
             if http_client is None:
                 _clients[cache_key] = client
     body = {k: v for k, v in params.items() if v is not None}
