@@ -72,8 +72,9 @@ def main() -> None:
         f"`python benchmarks/bench_data_tools.py --size {args.size}` on {os.cpu_count()} CPU"
         f" cores, Python {platform.python_version()}, {platform.machine()}: a {size_mb:,.0f} MB"
         " chat JSONL generated from the bundled samples (as in `bench_validate.py`), page cache"
-        " warm, one fresh subprocess per tool. All four are single-process and stream the file"
-        " (split reads it, writes both parts, then validates them for leakage).",
+        " warm, one fresh subprocess per tool. All four stream the file (scrub forks one process"
+        " per core for files of 32 MB and more; split reads it, writes both parts, then"
+        " validates them for leakage).",
         "",
         "| tool | MB/s | seconds | peak RSS |",
         "|---|---|---|---|",
