@@ -461,9 +461,13 @@ def test_ctrl_c_during_wait_is_a_clean_exit_130() -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
     try:
         assert proc.stderr is not None and proc.stderr.readline().strip() == "ready"
-        time.sleep(1.0)  # parsing is done and the command is polling the job
+        # The command says when it starts waiting; Ctrl-C then lands in the polling loop
+        # however slowly this machine imported everything.
+        assert proc.stderr.readline().startswith(f"waiting for {job_id}")
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        # Longer than the ledger's 30 s busy timeout: a slow poll may finish first.
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -138,6 +138,6 @@ def test_validation_leaves_no_hash_files_behind(tmp_path, monkeypatch, workers):
         for i in range(60)) + "\n", encoding="utf-8")
     report = validate_file(data)
     assert report.counts["duplicate_example"] == 55
-    with pytest.raises(Exception, match="no such validation file"):
+    with pytest.raises(Exception, match="missing.jsonl: no such file"):
         validate_file(data, validation_path=tmp_path / "missing.jsonl")
     assert list(scratch.iterdir()) == []

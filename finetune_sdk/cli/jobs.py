@@ -166,8 +166,11 @@ def wait_command(
     """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled."""  # noqa: E501 - one line in --help
     from ..errors import WaitTimeoutError
 
-    client = _client(job_id, provider)
     try:
+        client = _client(job_id, provider)
+        if not as_json:
+            typer.echo(f"waiting for {job_id} (Ctrl-C stops waiting; the job keeps running)",
+                       err=True)
         with job_lookup(job_id, provider):
             job = client.jobs.wait(job_id, timeout=timeout, poll_interval=poll_interval,
                                    progress=None if not as_json else False)
