@@ -458,7 +458,10 @@ def test_ctrl_c_during_wait_is_a_clean_exit_130() -> None:
             " _register_commands(); print('ready', file=sys.stderr, flush=True); main()")
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "wait", job_id, "--poll-interval", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+        # A shell that runs the suite in the background passes SIGINT on as ignored, and
+        # Python then never raises KeyboardInterrupt: give the child the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stderr is not None and proc.stderr.readline().strip() == "ready"
         # The command says when it starts waiting; Ctrl-C then lands in the polling loop
