@@ -33,6 +33,7 @@ __all__ = [
     "from_canonical",
     "is_preference",
     "iter_examples",
+    "iter_raw_examples",
     "message_text",
     "to_canonical",
 ]
@@ -258,6 +259,12 @@ def iter_examples(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     Streams the file; raises DatasetError with file and line at the first bad line (use
     ``finetune_sdk.data.validate`` to collect every problem instead).
     """
+    for number, _raw, example in iter_raw_examples(path):
+        yield number, example
+
+
+def iter_raw_examples(path: str | Path) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    """Like :func:`iter_examples`, with each line's bytes too (for tools that copy lines)."""
     file = str(path)
     for raw in iter_lines(path):
         if raw.data is None:
@@ -274,4 +281,4 @@ def iter_examples(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             record = json.loads(text)
         except ValueError as exc:
             raise DatasetError(f"not valid JSON ({exc})", file=file, line=raw.number) from None
-        yield raw.number, to_canonical(record, file=file, line=raw.number)
+        yield raw.number, raw.data, to_canonical(record, file=file, line=raw.number)

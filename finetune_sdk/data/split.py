@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, DatasetError
-from ._lines import iter_lines
-from .formats import message_text, to_canonical
+from ..errors import ConfigurationError
+from .formats import iter_raw_examples, message_text
 
 __all__ = ["SplitReport", "split_file"]
 
@@ -67,24 +65,7 @@ def _digest(text: str) -> bytes:
 
 
 def _to_validation(group: str, seed: int, fraction: float) -> bool:
-    digest = hashlib.blake2b(f"{seed}\x00{group}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < fraction
-
-
-def _examples(path: Path, file: str) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """(raw line, canonical example) for every non-blank line; DatasetError on a bad one."""
-    for raw in iter_lines(path):
-        if raw.data is None:
-            raise DatasetError(f"line is {raw.size:,} bytes, over the line limit",
-                               file=file, line=raw.number)
-        if not raw.data.strip():
-            continue
-        try:
-            record = json.loads(raw.data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise DatasetError(f"not valid UTF-8 JSON ({exc}); run finetune validate",
-                               file=file, line=raw.number) from None
-        yield raw.data, to_canonical(record, file=file, line=raw.number)
+    return int.from_bytes(_digest(f"{seed}\x00{group}"), "big") / 2**64 < fraction
 
 
 def _groups_to_move(val_items: list[tuple[bytes, bytes]], leaking: set[bytes]) -> set[bytes]:
@@ -103,7 +84,7 @@ def split_file(src: str | Path, train_out: str | Path, val_out: str | Path, *,
     if not 0 < val < 1:
         raise ConfigurationError(f"--val must be between 0 and 1 (got {val})")
     src, train_out, val_out = Path(src), Path(train_out), Path(val_out)
-    file, grouped = str(src), False
+    grouped = False
     tmp = {True: val_out.with_name(f".{val_out.name}.tmp"),
            False: train_out.with_name(f".{train_out.name}.tmp")}
     moved_file = val_out.with_name(f".{val_out.name}.kept.tmp")
@@ -112,7 +93,7 @@ def split_file(src: str | Path, train_out: str | Path, val_out: str | Path, *,
     counts = {True: 0, False: 0}
     try:
         with open(tmp[True], "wb") as to_val, open(tmp[False], "wb") as to_train:
-            for data, example in _examples(src, file):
+            for _, data, example in iter_raw_examples(src):
                 group, by_conv = _group(example)
                 grouped = grouped or by_conv
                 side = _to_validation(group, seed, val)
@@ -124,12 +105,12 @@ def split_file(src: str | Path, train_out: str | Path, val_out: str | Path, *,
             # Texts of the validation side that training also has (a second, read-only pass
             # over the training part: only the validation digests are held in memory).
             val_contents = {content for content, _ in val_items}
-            leaking = {c for c in (_digest(_content(example)) for _, example in
-                                   _examples(tmp[False], file)) if c in val_contents}
+            leaking = {c for c in (_digest(_content(example)) for _, _, example in
+                                   iter_raw_examples(tmp[False])) if c in val_contents}
             moved = _groups_to_move(val_items, leaking)
         if moved:
             with open(tmp[False], "ab") as to_train, open(moved_file, "wb") as kept:
-                for data, example in _examples(tmp[True], file):
+                for _, data, example in iter_raw_examples(tmp[True]):
                     go = _digest(_group(example)[0]) in moved
                     (to_train if go else kept).write(data + b"\n")
                     counts[True] -= go
