@@ -37,7 +37,7 @@ def load_lora_model(
     from transformers import AutoModelForCausalLM
 
     _attention.register()
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    dtype = weight_dtype(device)
     kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": _attention.ATTENTION_NAME}
     if quantization is not None:
         kwargs.update(quantization_config=qlora_config(quantization, dtype),
@@ -65,6 +65,11 @@ def load_lora_model(
             # torch.compile over bitsandbytes' 4-bit kernels is unmeasured here: stay eager.
             compile_layers=False if quantization is not None else None,
         )
+
+
+def weight_dtype(device: torch.device) -> torch.dtype:
+    """The dtype base weights are loaded, computed and merged in: bf16 on GPU, fp32 on CPU."""
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
 
 
 QUANTIZATIONS = ("nf4",)

@@ -113,7 +113,11 @@ def _write_merged(peft_model: Any, tokenizer: Any, path: Path, config: Any,
         from peft import PeftModel
         from transformers import AutoModelForCausalLM
 
-        base = AutoModelForCausalLM.from_pretrained(str(config.base_model), dtype=torch_dtype())
+        from ._model import weight_dtype
+
+        # The dtype a full-precision run on the same device would have merged in.
+        dtype = weight_dtype(next(peft_model.parameters()).device)
+        base = AutoModelForCausalLM.from_pretrained(str(config.base_model), dtype=dtype)
         with warnings.catch_warnings():  # PEFT's own use of a deprecated transformers call
             warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated")
             peft_model = PeftModel.from_pretrained(base, str(adapter_dir))
@@ -122,10 +126,3 @@ def _write_merged(peft_model: Any, tokenizer: Any, path: Path, config: Any,
     merged.config._attn_implementation = "sdpa"  # a plain HF model for whoever loads it next
     merged.save_pretrained(path)
     tokenizer.save_pretrained(path)
-
-
-def torch_dtype() -> Any:
-    """The dtype a merged model is saved in: bf16 where CUDA is, else fp32."""
-    import torch
-
-    return torch.bfloat16 if torch.cuda.is_available() else torch.float32

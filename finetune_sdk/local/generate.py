@@ -58,6 +58,7 @@ def load_local_model(model: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from ._model import weight_dtype
     from .tokenize import ensure_chat_template
 
     folder = _folder(model)
@@ -67,7 +68,7 @@ def load_local_model(model: str) -> tuple[Any, Any]:
         return _CACHE[key]
     _quiet_transformers()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    dtype = weight_dtype(torch.device(device))
     is_adapter = (folder / "adapter_config.json").is_file()
     base = _base_of(folder) if is_adapter else str(folder)
     loaded = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
