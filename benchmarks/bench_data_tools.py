@@ -14,14 +14,13 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_validate import MB, ROOT, generate  # noqa: E402
+from bench_validate import MB, ROOT, child_json, generate  # noqa: E402
 
 TOOLS = ("stats", "convert", "split", "scrub")
 
@@ -60,9 +59,7 @@ def main() -> None:
     size_mb = path.stat().st_size / MB
     rows = []
     for tool in TOOLS:
-        done = subprocess.run([sys.executable, __file__, "--run", tool, str(path)],
-                              capture_output=True, text=True, check=True, cwd=ROOT)
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = child_json(__file__, tool, str(path))
         rows.append((tool, size_mb / result["seconds"], result["seconds"], result["rss_mb"]))
         print(f"{tool}: {rows[-1][1]:.1f} MB/s ({result['seconds']:.1f} s,"
               f" {result['rss_mb']:.0f} MB RSS)", flush=True)

@@ -81,13 +81,18 @@ def run_one(mode: str, path: str) -> None:
                       "rss_mb": self_kb / 1024, "worker_rss_mb": child_kb / 1024}))
 
 
+def child_json(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    """Run ``script --run ARGS`` in a fresh interpreter; its last stdout line, as JSON."""
+    out = subprocess.run([sys.executable, script, "--run", *args], env=env,
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(mode: str, path: Path, workers: str | None = None) -> dict:
     env = dict(os.environ)
     if workers is not None:
         env["FINETUNE_SDK_WORKERS"] = workers
-    out = subprocess.run([sys.executable, __file__, "--run", mode, str(path)], env=env,
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = child_json(__file__, mode, str(path), env=env)
     result["mb_s"] = path.stat().st_size / MB / result["seconds"]
     return result
 
