@@ -13,7 +13,8 @@ __all__ = ["CODES", "MAX_FINDINGS", "MAX_PER_CODE", "Collector", "Finding", "Val
 MAX_FINDINGS = 2000
 MAX_PER_CODE = 200
 """Findings listed per code and in all; past either cap they are counted, not listed."""
-_AGGREGATED = ("whitespace", "crlf", "blank_line", "mixed_formats", "unknown_fields")
+_AGGREGATED = ("whitespace", "crlf", "blank_line", "mixed_formats", "mixed_kinds",
+               "unknown_fields")
 """Codes that usually hit every line: one finding per file, with the count."""
 
 # code: (severity, fixable by --fix, what it means)
@@ -21,6 +22,9 @@ CODES: dict[str, tuple[str, bool, str]] = {
     "line_too_long": ("error", False, "a line is longer than the line limit; it was not parsed"),
     "not_utf8": ("error", False, "bytes that are not UTF-8"),
     "invalid_json": ("error", False, "the line is not valid JSON (e.g. truncated)"),
+    "too_deep": ("error", False, "JSON nested too deeply to read (thousands of levels)"),
+    "lone_surrogate": ("error", False, "an unpaired \\ud800-\\udfff escape: not encodable as"
+                       " UTF-8, no vendor can read it"),
     "not_object": ("error", False, "the line is JSON but not an object"),
     "unknown_format": ("error", False, "not chat, prompt/completion, input/output or preference"),
     "schema": ("error", False, "a field has the wrong type or is missing"),
@@ -37,6 +41,10 @@ CODES: dict[str, tuple[str, bool, str]] = {
     "not_alternating": ("error", False, "two turns in a row from the same side (provider"
                         " requires user/assistant alternation)"),
     "tool_calls_unsupported": ("error", False, "tool calls or tool messages the provider lacks"),
+    "bad_tool_call": ("error", False, "tool_calls not a list of {id, type, function: {name,"
+                      " arguments}} with arguments a JSON string"),
+    "bad_tool_result": ("error", False, "a tool message without a tool_call_id, or naming no"
+                        " earlier call"),
     "weight_unsupported": ("warning", False, "per-message weight the provider ignores/rejects"),
     "bad_weight": ("error", False, "weight must be 0 or 1"),
     "identical_pair": ("warning", False, "chosen and rejected answers are the same"),
@@ -54,11 +62,13 @@ CODES: dict[str, tuple[str, bool, str]] = {
     "empty_file": ("error", False, "no examples at all"),
     "whitespace": ("info", True, "leading/trailing whitespace in message text (fix: strip)"),
     "blank_line": ("warning", True, "blank lines (fix: remove)"),
-    "bom": ("error", True, "a UTF-8 byte-order mark; strict JSONL readers reject line 1"
-            " (fix: remove)"),
-    "crlf": ("error", True, "Windows line endings; vendors expect \\n-terminated JSONL"
-             " (fix: write \\n)"),
+    "bom": ("warning", True, "a UTF-8 byte-order mark; valid, and stripped by convert and"
+            " uploads (fix: remove)"),
+    "crlf": ("warning", True, "Windows line endings; valid, and written as \\n by convert and"
+             " uploads (fix: write \\n)"),
     "mixed_formats": ("warning", False, "lines in different formats in one file"),
+    "mixed_kinds": ("error", False, "preference pairs and SFT examples in one file (one job"
+                    " trains one method)"),
     "unknown_fields": ("info", False, "fields no provider reads; kept locally, not uploaded"),
 }
 

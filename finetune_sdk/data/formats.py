@@ -18,12 +18,12 @@ wire writers decide what the vendor accepts).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
+from ._guards import LineProblem, loads
 from ._lines import iter_lines
 
 __all__ = [
@@ -48,13 +48,17 @@ _FORMAT_KEYS = {
                    "preferred_output", "non_preferred_output"},
 }
 _DETECT_LINES = 50
+_PREFERENCE_KEYS = frozenset({"chosen", "rejected", "preferred_output", "non_preferred_output"})
+_PAIRS = (("chosen", "rejected"), ("preferred_output", "non_preferred_output"))
 
 
 def detect_record_format(record: Any) -> str | None:
     """The format of one parsed line, or None when it matches none of them."""
     if not isinstance(record, dict):
         return None
-    if ("chosen" in record and "rejected" in record) or "preferred_output" in record:
+    # One side alone is still a preference row (missing its other half): to_canonical says
+    # which side is missing, instead of the row passing as chat with a stray field.
+    if not _PREFERENCE_KEYS.isdisjoint(record):
         return "preference"
     if "messages" in record:
         return "chat"
@@ -73,9 +77,12 @@ def detect_format(path: str | Path) -> str:
         if raw.data is None or not raw.data.strip():
             continue
         try:
-            record = json.loads(raw.data)
+            record = loads(raw.data.decode("utf-8"))
         except UnicodeDecodeError:
             first_bad = first_bad or (raw.number, "is not UTF-8 text (a binary file?)")
+            continue
+        except LineProblem as problem:
+            first_bad = first_bad or (raw.number, problem.message)
             continue
         except ValueError:
             first_bad = first_bad or (raw.number, "is not JSON")
@@ -104,6 +111,15 @@ def message_text(message: Any) -> str:
         return "".join(p.get("text", "") for p in content if isinstance(p, dict)
                        and isinstance(p.get("text"), str))
     return ""
+
+
+def _missing_side(record: dict[str, Any], where: _Where) -> None:
+    """A preference row with one answer and not the other: name the missing side."""
+    for one, other in _PAIRS:
+        for have, lack in ((one, other), (other, one)):
+            if have in record and lack not in record:
+                raise where.error(f"preference row has {have!r} but no {lack!r}; a pair needs"
+                                  " both answers", lack)
 
 
 def is_preference(example: dict[str, Any]) -> bool:
@@ -186,6 +202,7 @@ def to_canonical(record: Any, *, file: str | None = None, line: int | None = Non
                                {"role": "assistant",
                                 "content": _string(record, "output_text", where)}]
     else:
+        _missing_side(record, where)
         if "preferred_output" in record:
             source = record.get("input")
             if not isinstance(source, dict):
@@ -278,7 +295,9 @@ def iter_raw_examples(path: str | Path) -> Iterator[tuple[int, bytes, dict[str, 
             raise DatasetError(f"not UTF-8 (byte {exc.start + 1} of the line)",
                                file=file, line=raw.number) from None
         try:
-            record = json.loads(text)
+            record = loads(text)
+        except LineProblem as problem:
+            raise problem.dataset_error(file, raw.number) from None
         except ValueError as exc:
             raise DatasetError(f"not valid JSON ({exc})", file=file, line=raw.number) from None
         yield raw.number, raw.data, to_canonical(record, file=file, line=raw.number)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["LOCAL_RULES", "RulePack", "rules_for"]
+__all__ = ["LOCAL_RULES", "RulePack", "file_findings", "rules_for"]
 
 GB = 1024**3
 MB = 1024**2
@@ -85,3 +85,32 @@ def rules_for(provider: str | None) -> RulePack:
     from .convert import wire_module
 
     return wire_module(name).RULES
+
+
+def file_findings(rules: RulePack, n: int, size: int, fmt: str | None, *,
+                  empty: bool) -> list[tuple[str, str]]:
+    """(code, message) of each whole-file rule of ``rules`` that ``n`` examples of ``fmt`` in
+    ``size`` bytes break; ``empty``: the file has no examples and no other error says why."""
+    found = []
+    if empty:
+        found.append(("empty_file", "the file has no examples"))
+    if n and n < rules.min_examples:
+        found.append(("too_few_examples", f"{_examples(n)}; {rules.provider} needs at least"
+                      f" {rules.min_examples}"))
+    elif n and rules.recommended_min_examples and n < rules.recommended_min_examples:
+        found.append(("few_examples", f"{_examples(n)}; {rules.provider} recommends at least"
+                      f" {rules.recommended_min_examples}"))
+    if rules.max_examples and n > rules.max_examples:
+        found.append(("too_many_examples", f"{n:,} examples; {rules.provider} takes at most"
+                      f" {rules.max_examples:,}"))
+    if rules.max_file_bytes and size > rules.max_file_bytes:
+        found.append(("file_too_large", f"{size:,} bytes; {rules.provider} takes at most"
+                      f" {rules.max_file_bytes:,}"))
+    if fmt == "preference" and "dpo" not in rules.methods:
+        found.append(("method_unsupported", f"{rules.provider} cannot train on preference"
+                      " pairs"))
+    return found
+
+
+def _examples(n: int) -> str:
+    return f"{n:,} example" + ("" if n == 1 else "s")
