@@ -6,6 +6,7 @@ Every command takes ``--json`` for scripts; humans get rich tables.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,7 +83,8 @@ def validate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Check a dataset before paying for a job; exit 2 when there is any error."""
-    from ..data.fix import fix_file
+    from ..data.fix import fix_file, keep_if_valid
+    from ..data.privacy import sidecar_path
     from ..data.validate import validate_file
 
     input_file(file)
@@ -92,11 +94,21 @@ def validate_command(
     if fix:
         target = output or file.with_name(file.stem + ".fixed" + (file.suffix or ".jsonl"))
         output_path(target, "--output", sources=(file,))
-        fixed = fix_file(file, target)
-        file = target
-    report = validate_file(file, provider=provider, base_model=base_model,
-                           validation_path=validation_file, tokenizer=tokenizer,
-                           max_seq_length=max_seq_length)
+        # Fixed and validated under a temporary name: the copy is kept only without errors.
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            fixed = fix_file(file, staging)
+            report = validate_file(staging, provider=provider, base_model=base_model,
+                                   validation_path=validation_file, tokenizer=tokenizer,
+                                   max_seq_length=max_seq_length)
+            keep_if_valid(report, fixed, file, staging, target)
+        finally:
+            for leftover in (staging, sidecar_path(staging)):
+                leftover.unlink(missing_ok=True)
+    else:
+        report = validate_file(file, provider=provider, base_model=base_model,
+                               validation_path=validation_file, tokenizer=tokenizer,
+                               max_seq_length=max_seq_length)
     if as_json:
         data = report.to_dict()
         if fixed is not None:
@@ -104,7 +116,10 @@ def validate_command(
         print_json(data)
     else:
         if fixed is not None:
-            console.print(f"[bold]fixed copy:[/] {escape(str(fixed.destination))}")
+            console.print(f"[bold]fixed copy:[/] {escape(str(fixed.destination))}" if
+                          fixed.written else f"[bold]fixed copy not written[/]"
+                          f" ({escape(str(fixed.destination))}): errors --fix cannot repair"
+                          " remain; they are listed below with their lines in the input")
             for change, n in sorted(fixed.counts.items()):
                 console.print(f"  {change}: {n}")
             if fixed.unparsed_lines:
@@ -347,8 +362,6 @@ def export_records_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Build chat JSONL from app records: field mapping, rating filter, system prompt."""
-    import os
-
     from ..data.records import FieldMapping, export_records
 
     input_file(file, expected="an app export (.csv, .jsonl or .json)")

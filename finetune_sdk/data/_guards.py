@@ -51,7 +51,8 @@ class LineProblem(ValueError):
         self.code, self.message, self.field = code, message, field
 
     def dataset_error(self, file: str | None, line: int | None) -> DatasetError:
-        return DatasetError(self.message, file=file, line=line, field=self.field)
+        return DatasetError(f"{self.message} [{self.code}]", file=file, line=line,
+                            field=self.field)
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any, bool]]:
@@ -188,4 +189,4 @@ def deep_guard(file: str | None, line: int | None) -> Iterator[None]:
     try:
         yield
     except RecursionError:
-        raise DatasetError(TOO_DEEP, file=file, line=line) from None
+        raise DatasetError(f"{TOO_DEEP} [too_deep]", file=file, line=line) from None

@@ -14,6 +14,7 @@ import importlib
 import inspect
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -21,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, DatasetError
+from ._guards import deep_guard
 from ._lines import file_sha256, require_file, write_atomic_lines
-from .formats import FORMATS, detect_format, from_canonical, is_preference, iter_examples
+from .formats import FORMATS, detect_format, from_canonical, is_preference
+from .rules import RulePack, rules_for
 
 __all__ = ["WIRE_PROVIDERS", "ConversionReport", "WireFile", "convert_file", "stream_wire",
            "wire_file", "wire_module"]
@@ -77,21 +80,34 @@ def resolve_method(src: str | Path, method: str) -> str:
     return method
 
 
+def _rules_of(to_wire: ToWire) -> RulePack | None:
+    """The RULES of the wire module that defines ``to_wire`` (providers/<vendor>/dataset.py)."""
+    return getattr(sys.modules.get(getattr(to_wire, "__module__", "") or ""), "RULES", None)
+
+
 def stream_wire(src: str | Path, dst: str | Path, to_wire: ToWire, *, method: str = "sft",
-                **options: Any) -> int:
-    """Stream ``src`` through ``to_wire`` into ``dst`` (atomic). Returns the example count."""
+                rules: RulePack | None = None, **options: Any) -> int:
+    """Stream ``src`` through ``to_wire`` into ``dst`` (atomic). Returns the example count.
+
+    Every line first passes validation's line checks for ``rules`` (default: the RULES of
+    ``to_wire``'s wire module): the first error stops it, line-numbered, and ``dst`` is left
+    as it was. BOM and CRLF in ``src`` never reach ``dst`` (lines are re-serialised).
+    """
     method = resolve_method(src, method)
     file = str(src)
+    rules = rules or _rules_of(to_wire)
 
     def lines() -> Iterator[str]:
-        for number, example in iter_examples(src):
+        for number, _data, example in iter_checked_examples(src, rules):
             _check_method(example, method, file, number)
-            try:
-                wire = to_wire(example, method=method, **options)
-            except DatasetError as exc:
-                raise DatasetError(str(exc.args[0]) if exc.line is None else str(exc),
-                                   file=file, line=number, field=exc.field) from None
-            yield json.dumps(wire, ensure_ascii=False)
+            with deep_guard(file, number):
+                try:
+                    wire = to_wire(example, method=method, **options)
+                except DatasetError as exc:
+                    raise DatasetError(str(exc.args[0]) if exc.line is None else str(exc),
+                                       file=file, line=number, field=exc.field) from None
+                line = json.dumps(wire, ensure_ascii=False)
+            yield line
 
     return write_atomic_lines(dst, lines())
 
@@ -130,9 +146,11 @@ def wire_file(src: str | Path, write_wire_jsonl: Callable[..., int], *, prefix: 
 
 def _format_lines(src: str | Path, fmt: str) -> Iterator[str]:
     file = str(src)
-    for number, example in iter_examples(src):
-        yield json.dumps(from_canonical(example, fmt, file=file, line=number),
-                         ensure_ascii=False)
+    for number, _data, example in iter_checked_examples(src):
+        with deep_guard(file, number):
+            line = json.dumps(from_canonical(example, fmt, file=file, line=number),
+                              ensure_ascii=False)
+        yield line
 
 
 def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "auto",
@@ -159,7 +177,7 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "au
         method = "dpo" if target == "preference" else "sft"
     elif target in ("local", "canonical"):
         method = resolve_method(src, method)
-        count = stream_wire(src, dst, _identity, method=method)
+        count = stream_wire(src, dst, _identity, method=method, rules=rules_for("local"))
         target = "local"
     else:
         module = wire_module(target)
@@ -182,3 +200,11 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "au
 
 def _identity(example: dict[str, Any], *, method: str = "sft") -> dict[str, Any]:
     return example
+
+
+def iter_checked_examples(src: str | Path, rules: RulePack | None = None) -> Any:
+    """``checked.iter_checked_examples``, imported late (checked imports validate, which
+    imports rules, which imports this module)."""
+    from .checked import iter_checked_examples as checked
+
+    return checked(src, rules)

@@ -9,15 +9,18 @@ nothing is dropped without being reported, and validation still flags what is le
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from ._guards import loads
 from ._lines import iter_lines, write_atomic_lines
+from .findings import ValidationReport
 
-__all__ = ["FixReport", "fix_file"]
+__all__ = ["FixReport", "fix_file", "keep_if_valid"]
 
 MAX_CHANGES_LISTED = 1000
 
@@ -32,6 +35,18 @@ class FixReport:
     counts: Counter[str] = field(default_factory=Counter)
     changes: list[dict[str, Any]] = field(default_factory=list)
     unparsed_lines: list[int] = field(default_factory=list)
+    written: bool = True
+    """False when ``finetune validate --fix`` did not keep the copy (errors remained)."""
+    dropped_lines: list[int] = field(default_factory=list, repr=False)
+    """Source lines not written (blank), ascending: to map the copy's lines back."""
+
+    def source_line(self, line: int) -> int:
+        """The line of the source that became ``line`` of the copy."""
+        for dropped in self.dropped_lines:
+            if dropped > line:
+                break
+            line += 1
+        return line
 
     def note(self, line: int, change: str, detail: str = "") -> None:
         self.counts[change] += 1
@@ -41,7 +56,8 @@ class FixReport:
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "destination": self.destination,
                 "lines_written": self.lines_written, "counts": dict(self.counts),
-                "changes": self.changes, "unparsed_lines": self.unparsed_lines}
+                "changes": self.changes, "unparsed_lines": self.unparsed_lines,
+                "written": self.written}
 
 
 def _fix_message_list(messages: list[Any], line: int, where: str, report: FixReport,
@@ -108,20 +124,49 @@ def fix_file(src: str | Path, dst: str | Path, *, strip_whitespace: bool = True,
                     " --fix cannot repair it (remove it from the file first)")
             if not raw.data.strip():
                 report.note(raw.number, "drop_blank_line")
+                report.dropped_lines.append(raw.number)
                 continue
             try:
                 text = raw.data.decode("utf-8")
-                record = json.loads(text)
-            except (UnicodeDecodeError, ValueError):
+                record = loads(text)  # LineProblem (too deep, lone surrogate) is a ValueError
+                fixed = _fix_record(record, raw.number, report, strip_whitespace,
+                                    drop_empty_turns)
+                line = json.dumps(fixed, ensure_ascii=False) if fixed != record else text
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 report.unparsed_lines.append(raw.number)
-                # Copied byte for byte (surrogateescape round-trips non-UTF-8 bytes).
+                # Copied byte for byte (surrogateescape round-trips non-UTF-8 bytes); the
+                # validation of the copy then reports the line.
                 yield raw.data.decode("utf-8", "surrogateescape")
                 continue
-            fixed = _fix_record(record, raw.number, report, strip_whitespace, drop_empty_turns)
-            yield json.dumps(fixed, ensure_ascii=False) if fixed != record else text
+            yield line
 
     report.lines_written = write_atomic_lines(dst, lines())
     from .privacy import carry_marker
 
     carry_marker(src, dst)  # a repaired sensitive file stays sensitive
     return report
+
+
+def keep_if_valid(report: ValidationReport, fixed: FixReport, source: Path, staging: Path,
+                  target: Path) -> None:
+    """``validate --fix``: move the copy fixed into ``staging`` to ``target`` when its
+    validation ``report`` has no errors; otherwise keep nothing (never a copy that still
+    fails) and point the findings back at ``source`` and its line numbers."""
+    from .privacy import sidecar_path
+
+    staged = str(staging)
+    if report.ok:
+        os.replace(staging, target)
+        if sidecar_path(staging).exists():  # a sensitive source gives a sensitive copy
+            os.replace(sidecar_path(staging), sidecar_path(target))
+        shown, line_of = str(target), None
+    else:
+        fixed.written = False
+        shown, line_of = str(source), fixed.source_line
+    fixed.destination = str(target)
+    report.file = shown
+    for finding in report.findings:
+        if finding.file == staged:
+            finding.file = shown
+            if line_of is not None and finding.line is not None:
+                finding.line = line_of(finding.line)

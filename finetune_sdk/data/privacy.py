@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import DatasetError, SensitiveDataError
+from ._guards import TOO_DEEP, LineProblem, loads
 from ._lines import file_sha256, iter_lines, write_atomic_lines
 
 __all__ = [
@@ -267,19 +268,26 @@ def scrub_lines(src: str | Path, detectors: Sequence[Detector], report: ScrubRep
         if not raw.data.strip():
             continue
         try:
-            record = json.loads(raw.data.decode("utf-8"))
+            record = loads(raw.data.decode("utf-8"))
+        except LineProblem as problem:  # nesting too deep, a lone surrogate
+            raise BadLine(raw.number, f"{problem.message} [{problem.code}]"
+                          + (f" (field {problem.field})" if problem.field else "")) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadLine(raw.number, f"not valid UTF-8 JSON ({exc}); run finetune validate"
                           ) from None
         counts: Counter[str] = Counter()
-        record = _scrub_value(record, _detectors_for(record, detectors), counts)
+        try:
+            record = _scrub_value(record, _detectors_for(record, detectors), counts)
+            text = json.dumps(record, ensure_ascii=False)
+        except RecursionError:  # nested just under the parser's limit: the walk overflows
+            raise BadLine(raw.number, f"{TOO_DEEP} [too_deep]") from None
         report.records += 1
         if counts:
             report.counts.update(counts)
             report.lines_affected_total += 1
             if len(report.lines_affected) < report.MAX_LINES_LISTED:
                 report.lines_affected.append(raw.number)
-        yield json.dumps(record, ensure_ascii=False)
+        yield text
 
 
 def scrub_file(src: str | Path, dst: str | Path | None, *, names: Iterable[str] = (),

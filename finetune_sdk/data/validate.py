@@ -233,7 +233,10 @@ class _FileCheck:
             elif has_tools:
                 for code, text_, field in tool_findings(message, i, call_ids):
                     emit(number, code, text_, field)
-            if not text.strip() and not has_tools and type(content) is not list:
+            if content is not None and type(content) is not str and type(content) is not list:
+                emit(number, "schema", "content must be a string (or a list of parts), got"
+                     f" {type(content).__name__}", f"messages[{i}].content")
+            elif not text.strip() and not has_tools and type(content) is not list:
                 last = i == len(messages) - 1 and role == "assistant"
                 emit(number, "empty_assistant" if last else "empty_content",
                      f"{role} message has no text", f"messages[{i}].content")
