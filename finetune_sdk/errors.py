@@ -289,22 +289,62 @@ class LocalTrainerError(FinetuneError):
 
 _BEARER = re.compile(r"(?i)(bearer\s+|api[_-]?key[=:\s\"']+|token[=:\s\"']+)[A-Za-z0-9._\-]{8,}")
 
+MIN_SECRET_PREFIX = 8
+"""A body cut off in the middle of a key still shows its first characters: a run of at least this
+many leading characters of a secret is masked like the whole secret (shorter runs say nothing)."""
+
 
 def redact_body(body: Any, secrets: Iterable[str | None] = ()) -> Any:
     """A vendor response body with secrets masked (some APIs quote the caller's key back)."""
     import json
 
+    secrets = list(secrets)
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body).decode("utf-8", "replace")
     if isinstance(body, str):
         return redact(body, secrets)
     try:
-        return json.loads(redact(json.dumps(body), list(secrets)))
+        return json.loads(redact(json.dumps(body), secrets))
     except (TypeError, ValueError):
         return None
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace every known secret, and anything that looks like a bearer token, with ``***``."""
+    """Replace every known secret (as sent, or URL-/HTML-/JSON-escaped as a page may quote it,
+    or cut off after at least ``MIN_SECRET_PREFIX`` characters), and anything that looks like a
+    bearer token, with ``***``."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+            for form in _quoted_forms(secret):
+                text = text.replace(form, "***")
+            if len(secret) > MIN_SECRET_PREFIX:
+                text = _mask_prefixes(text, secret)
     return _BEARER.sub(lambda m: m.group(1) + "***", text)
+
+
+def _quoted_forms(secret: str) -> list[str]:
+    """The secret as sent and as an echoing page may have escaped it."""
+    import html
+    import json
+    from urllib.parse import quote
+
+    forms = [secret, quote(secret, safe=""), html.escape(secret), json.dumps(secret)[1:-1]]
+    return sorted(set(forms), key=len, reverse=True)
+
+
+def _mask_prefixes(text: str, secret: str) -> str:
+    """Mask each run that starts like ``secret`` for at least MIN_SECRET_PREFIX characters: what
+    is left of the key when a proxy or a length limit cut the body in the middle of it."""
+    head = secret[:MIN_SECRET_PREFIX]
+    pieces: list[str] = []
+    start = 0
+    found = text.find(head)
+    while found != -1:
+        end = found + MIN_SECRET_PREFIX
+        while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+            end += 1
+        pieces += [text[start:found], "***"]
+        start = end
+        found = text.find(head, start)
+    pieces.append(text[start:])
+    return "".join(pieces)
