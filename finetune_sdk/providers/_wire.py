@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from ..errors import APIResponseValidationError, FinetuneError
+from ..errors import APIResponseValidationError, FinetuneError, redact
 
 __all__ = ["PARSE_ERRORS", "wire_parser"]
 
@@ -37,14 +37,30 @@ def wire_parser(provider: str, what: str) -> Callable[[Callable[P, T]], Callable
             except FinetuneError:
                 raise
             except PARSE_ERRORS as exc:
-                # The detail is the parser's complaint, cut short: vendor bodies can be large.
-                detail = " ".join(str(exc).split())[:200]
-                raise APIResponseValidationError(
-                    f"{what} from the API is not in the documented shape"
-                    f" ({type(exc).__name__}: {detail})",
-                    provider=provider,
-                ) from None
+                kind, detail = type(exc).__name__, _complaint(exc)
+            # Raised outside the except, so the parser's exception (which may hold the whole
+            # vendor object, and a key echoed in it) is not left on ours as __context__.
+            raise APIResponseValidationError(
+                f"{what} from the API is not in the documented shape ({kind}: {detail})",
+                provider=provider,
+            ) from None
 
         return parse
 
     return decorate
+
+
+def _complaint(exc: Exception) -> str:
+    """The parser's complaint, cut short (vendor bodies can be large): for pydantic, the field
+    paths and messages without the offending values; token-like runs masked either way."""
+    errors = getattr(exc, "errors", None)
+    text = str(exc)
+    if callable(errors):
+        try:
+            found = errors(include_input=False, include_url=False)
+            text = "; ".join(
+                f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in found
+            )
+        except TypeError:  # not pydantic's signature
+            pass
+    return redact(" ".join(text.split()))[:200]

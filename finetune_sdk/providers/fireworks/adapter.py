@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 import httpx2
 from pydantic import SecretStr
 
-from ..._http import json_body, raise_for_response, translate_transport
+from ..._http import call_translated, json_body, raise_for_response, translate_transport
 from ...config import resolve_secret, setting
 from ...errors import (
     ConfigurationError,
@@ -134,10 +134,15 @@ class FireworksProvider(Provider):
         if auth:
             headers["Authorization"] = f"Bearer {secret}"
         kwargs.setdefault("timeout", self.timeout)
-        try:
-            response = self._http.request(method, url, headers=headers, **kwargs)
-        except httpx2.TransportError as exc:
-            raise translate_transport(exc, provider=self.name, secrets=[secret]) from None
+
+        def translate(exc: Exception) -> BaseException:
+            if isinstance(exc, httpx2.TransportError):
+                return translate_transport(exc, provider=self.name, secrets=[secret])
+            return exc
+
+        response = call_translated(
+            lambda: self._http.request(method, url, headers=headers, **kwargs), translate
+        )
         raise_for_response(response, provider=self.name, secrets=[secret])  # body redacted too
         return response
 
@@ -147,7 +152,10 @@ class FireworksProvider(Provider):
 
         def once() -> Any:
             response = self._send(method, url, **kwargs)
-            return json_body(response, provider=self.name) if response.content else {}
+            if not response.content:
+                return {}
+            secret = self._api_key.get_secret_value()
+            return json_body(response, provider=self.name, secrets=[secret])
 
         return self.retry.call(once, idempotent=idempotent)
 

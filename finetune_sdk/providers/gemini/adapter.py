@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import SecretStr
 
+from ..._http import call_translated
 from ...config import setting
 from ...errors import BadRequestError, ConfigurationError, NotFoundError
 from ...provider import Provider
@@ -156,7 +157,9 @@ class GeminiProvider(Provider):
 
     # -- plumbing -------------------------------------------------------------------------
     def _secrets(self) -> list[str | None]:
-        return [self._token.get_secret_value() if self._token else None]
+        # Credentials passed in carry their current token; ADC ones are read off the request.
+        return [self._token.get_secret_value() if self._token else None,
+                getattr(self._credentials, "token", None)]
 
     def _google_credentials(self) -> Any:
         if self._credentials is None and self._token is not None:
@@ -193,16 +196,15 @@ class GeminiProvider(Provider):
         return self._genai
 
     def _call(self, fn: Callable[[], T], *, idempotent: bool = True, retry: bool = True) -> T:
+        def quiet() -> T:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "experimental", "not a valid JobState"
+                return fn()
+
         def translated() -> T:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "experimental", "not a valid JobState"
-                    return fn()
-            except Exception as exc:
-                mapped = mapping.translate_error(exc, self._secrets())
-                if mapped is exc:
-                    raise
-                raise mapped from None
+            return call_translated(
+                quiet, lambda exc: mapping.translate_error(exc, self._secrets())
+            )
 
         return self.retry.call(translated, idempotent=idempotent) if retry else translated()
 
@@ -236,16 +238,13 @@ class GeminiProvider(Provider):
             bucket = self.bucket
 
             def send() -> str:
-                try:
-                    return storage.upload_file(
+                return call_translated(
+                    lambda: storage.upload_file(
                         self._storage(), bucket, name, str(wire.path),
                         **({"timeout": self.timeout} if self._owns_storage_client else {}),
-                    )
-                except Exception as exc:
-                    mapped = storage.translate_storage_error(exc, self._secrets())
-                    if mapped is exc:
-                        raise
-                    raise mapped from None
+                    ),
+                    lambda exc: storage.translate_storage_error(exc, self._secrets()),
+                )
 
             uri = self.retry.call(send, idempotent=True)
         return DatasetRef(

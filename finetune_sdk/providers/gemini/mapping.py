@@ -186,14 +186,20 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     import httpx2
     from google.genai import errors as genai_errors
 
+    from ..._http import sent_credentials
+
+    # What the request carried, too: a key the adapter never saw is masked all the same.
+    secrets = [*secrets, *sent_credentials(exc)]
+
     if isinstance(exc, APIError):
         return exc
     if isinstance(exc, genai_errors.APIError):
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None) or {}
-        from ..._http import request_id
+        from ..._http import excerpt, request_id
 
-        message = redact(str(exc.message or exc.status or "error"), secrets)
+        # A non-JSON body (a proxy's HTML page) becomes the whole message: masked, then cut.
+        message = excerpt(str(exc.message or exc.status or "error"), secrets, limit=500)
         return status_error(
             int(exc.code or 500),
             message,
@@ -214,10 +220,14 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     import pydantic
 
     if isinstance(exc, (pydantic.ValidationError, AttributeError, TypeError)):
-        # google-genai validates the body into its models (or calls .get on a non-object).
+        # google-genai validates the body into its models (or calls .get on a non-object); a
+        # ValidationError quotes the offending values, so they are masked before the cut.
+        from ..._http import excerpt
+
+        detail = excerpt(" ".join(str(exc).split()), secrets, limit=200)
         return APIResponseValidationError(
             f"the Vertex API answered a body google-genai cannot read ({type(exc).__name__}:"
-            f" {' '.join(str(exc).split())[:200]})",
+            f" {detail})",
             provider=PROVIDER,
         )
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..._http import excerpt
 from ...errors import (
     APIConnectionError,
     APIError,
@@ -58,6 +59,7 @@ def translate_storage_error(
     exc: BaseException, secrets: Iterable[str | None] = ()
 ) -> BaseException:
     """google-api-core / requests errors from an upload as our error tree (others unchanged)."""
+    secrets = list(secrets)
     if isinstance(exc, APIError):
         return exc
     try:
@@ -73,7 +75,8 @@ def translate_storage_error(
         code = int(exc.code or 500)
         return status_error(
             code,
-            redact(f"Cloud Storage upload failed: {exc.message}", secrets),
+            # The message may be a whole (echoing) error page: masked, then cut.
+            f"Cloud Storage upload failed: {excerpt(str(exc.message), secrets, limit=500)}",
             provider=PROVIDER,
             request_id=headers.get("x-guploader-uploadid") or headers.get("x-request-id"),
             provider_code=getattr(exc, "reason", None),

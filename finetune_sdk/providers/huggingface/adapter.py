@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr
 
+from ..._http import call_translated
 from ...config import setting
 from ...errors import ConfigurationError, NotFoundError
 from ...provider import Provider
@@ -147,15 +148,12 @@ class HuggingFaceProvider(Provider):
     def _call(self, fn: Callable[[], T], *, idempotent: bool = True, retry: bool = True) -> T:
         secret = self._token.get_secret_value()
 
+        def timed() -> T:
+            with request_timeout(self.timeout):
+                return fn()
+
         def translated() -> T:
-            try:
-                with request_timeout(self.timeout):
-                    return fn()
-            except Exception as exc:
-                mapped = mapping.translate_error(exc, [secret])
-                if mapped is exc:
-                    raise
-                raise mapped from None
+            return call_translated(timed, lambda exc: mapping.translate_error(exc, [secret]))
 
         return self.retry.call(translated, idempotent=idempotent) if retry else translated()
 
@@ -277,7 +275,8 @@ class HuggingFaceProvider(Provider):
                     page_url, page_params, self._token.get_secret_value()))
             params = []  # the next link carries the query already
             for item in items:
-                yield mapping.job_from_info(mapping.job_info(item, self.endpoint))
+                yield mapping.job_from_info(mapping.job_info(
+                    item, self.endpoint, [self._token.get_secret_value()]))
                 yielded += 1
                 if limit is not None and yielded >= limit:
                     return

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from ..._http import excerpt, sent_credentials
 from ...errors import (
     APIError,
     APIResponseValidationError,
@@ -101,7 +102,7 @@ def job_from_info(info: Any) -> Job:
     )
 
 
-def job_info(item: dict[str, Any], endpoint: str) -> Any:
+def job_info(item: dict[str, Any], endpoint: str, secrets: Iterable[str | None] = ()) -> Any:
     from huggingface_hub import JobInfo
 
     if not isinstance(item, dict):
@@ -111,10 +112,12 @@ def job_info(item: dict[str, Any], endpoint: str) -> Any:
     try:
         return JobInfo(**item, endpoint=endpoint)
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        raise APIResponseValidationError(
-            f"a job in the jobs list is not what the HF Jobs API documents ({exc})",
-            provider=PROVIDER,
-        ) from None
+        detail = excerpt(" ".join(str(exc).split()), secrets, limit=200)
+    # Raised outside the except: the parse error may quote the item, and with it a key.
+    raise APIResponseValidationError(
+        f"a job in the jobs list is not what the HF Jobs API documents ({detail})",
+        provider=PROVIDER,
+    ) from None
 
 
 def fetch_page(url: str, params: list[tuple[str, str]], token: str) -> tuple[list[Any], str | None]:
@@ -153,6 +156,9 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     import httpx2
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
+    # What the request carried, too: a key the adapter never saw is masked all the same.
+    secrets = [*secrets, *sent_credentials(exc)]
+
     if isinstance(exc, APIError):
         return exc
     if isinstance(exc, OfflineModeIsEnabled):
@@ -167,7 +173,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
                    or str(exc).splitlines()[0])
         return status_error(
             response.status_code if response is not None else 500,
-            redact(str(message), secrets),
+            excerpt(str(message), secrets, limit=500),  # masked before the cut
             provider=PROVIDER,
             request_id=getattr(exc, "request_id", None) or headers.get("x-request-id"),
             provider_code=headers.get("x-error-code"),
@@ -181,7 +187,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         # huggingface_hub builds JobInfo(**body) without checking the body's shape.
         return APIResponseValidationError(
             f"the Hub answered a body huggingface_hub cannot read ({type(exc).__name__}:"
-            f" {' '.join(str(exc).split())[:200]})",
+            f" {excerpt(' '.join(str(exc).split()), secrets, limit=200)})",
             provider=PROVIDER,
         )
     if isinstance(exc, httpx2.TransportError):

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import SecretStr
 
+from ..._http import call_translated
 from ...config import resolve_secret, setting
 from ...errors import DatasetError, JobError, ProviderNotInstalledError
 from ...provider import PreflightWarning, Provider
@@ -149,13 +150,10 @@ class OpenAIProvider(Provider):
         secret = self._api_key.get_secret_value()
 
         def translated() -> T:
-            try:
-                return mapping.ensure_parsed(fn())
-            except Exception as exc:
-                mapped = mapping.translate_error(exc, [secret])
-                if mapped is exc:
-                    raise
-                raise mapped from None
+            return call_translated(
+                lambda: mapping.ensure_parsed(fn(), [secret]),
+                lambda exc: mapping.translate_error(exc, [secret]),
+            )
 
         return self.retry.call(translated, idempotent=idempotent) if retry else translated()
 

@@ -237,10 +237,12 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     """An ``openai`` SDK exception as our error tree, vendor message and request id kept."""
     import openai
 
-    from ..._http import request_id, translate_transport
+    from ..._http import excerpt, request_id, sent_credentials, translate_transport
 
     if isinstance(exc, APIError):
         return exc
+    # What the request carried, too: a key the adapter never saw is masked all the same.
+    secrets = [*secrets, *sent_credentials(exc)]
     if isinstance(exc, openai.APIStatusError):
         body = exc.body
         message = exc.message
@@ -249,7 +251,8 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         headers = exc.response.headers
         return status_error(
             exc.status_code,
-            redact(str(message), secrets),
+            # A non-JSON body (a proxy's HTML page) is the whole message: masked, then cut.
+            excerpt(str(message), secrets, limit=500),
             provider=PROVIDER,
             request_id=exc.request_id or request_id(headers),
             body=redact_body(body, secrets),
@@ -291,14 +294,16 @@ def _is_unparsed_body(exc: BaseException) -> bool:
     )
 
 
-def ensure_parsed(result: Any) -> Any:
+def ensure_parsed(result: Any, secrets: Iterable[str | None] = ()) -> Any:
     """The SDK's answer, or APIResponseValidationError when it is raw text instead of a model
-    (the server sent a non-JSON body, e.g. a proxy's HTML error page with status 200)."""
+    (the server sent a non-JSON body, e.g. a proxy's HTML error page with status 200, which
+    may echo the request's Authorization header: the quoted start is masked)."""
     if isinstance(result, str):
+        from ..._http import excerpt
         from ...errors import APIResponseValidationError
 
         raise APIResponseValidationError(
-            f"expected a JSON body, got {result[:80]!r}", provider=PROVIDER
+            f"expected a JSON body, got {excerpt(result, secrets)!r}", provider=PROVIDER
         )
     if isinstance(result, (list, dict, int, float, bool)):  # JSON, but not an object
         from ...errors import APIResponseValidationError
