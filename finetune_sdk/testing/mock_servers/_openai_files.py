@@ -3,6 +3,8 @@ multipart parsing the mocks share.
 
 A file reads ``uploaded`` once, then ``processed``, or ``error`` when a line is not a chat or
 preference example (or ``file_rejection`` is set). ``complete`` checks the byte count and md5.
+Files are listed newest first (``purpose`` filter, ``after`` cursor) and can be deleted, so a
+test can check that a failed upload leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class OpenAIFilesMixin:
     _error: Any
     json: Any
     body: Any
+    _page: Any
 
     # -- files ----------------------------------------------------------------------------
     def _new_file(self, filename: str, data: bytes, purpose: str) -> dict[str, Any]:
@@ -83,6 +86,24 @@ class OpenAIFilesMixin:
                 400, "Invalid file format for Fine-Tuning API. Must be .jsonl", param="file"
             )
         return self.json(200, self._new_file(filename or "upload", data, purpose))
+
+    @route("GET", r"/v1/files")
+    def list_files(self, request: httpx2.Request) -> httpx2.Response:
+        params = request.url.params
+        found = [
+            f
+            for f in self.files.values()
+            if params.get("purpose") in (None, f["purpose"])
+        ]
+        newest_first = params.get("order", "desc") != "asc"
+        return self._page(list(reversed(found)) if newest_first else found, params)
+
+    @route("DELETE", r"/v1/files/(?P<file_id>[^/]+)")
+    def delete_file(self, request: httpx2.Request, file_id: str) -> httpx2.Response:
+        if self.files.pop(file_id, None) is None:
+            return self._error(404, f"No such File object: {file_id}", param="id")
+        self.file_bytes.pop(file_id, None)
+        return self.json(200, {"id": file_id, "object": "file", "deleted": True})
 
     @route("GET", r"/v1/files/(?P<file_id>[^/]+)")
     def retrieve_file(self, request: httpx2.Request, file_id: str) -> httpx2.Response:
@@ -176,5 +197,7 @@ class OpenAIFilesMixin:
         upload = self.uploads.get(upload_id)
         if upload is None:
             return self._error(404, f"No such Upload: {upload_id}")
+        if upload["status"] != "pending":
+            return self._error(400, f"Upload {upload_id} is already {upload['status']}")
         upload["status"] = "cancelled"
         return self.json(200, upload)

@@ -1,7 +1,8 @@
 """A stateful fake of OpenAI's files, uploads and fine-tuning API (``/v1`` paths the SDK calls).
 
 Routes: ``POST /v1/files`` (multipart; the file reads ``uploaded`` once, then ``processed``, or
-``error`` when a line is not a chat/preference example), ``GET /v1/files/{id}``, the Uploads API
+``error`` when a line is not a chat/preference example), ``GET /v1/files`` (newest first),
+``GET`` / ``DELETE /v1/files/{id}``, the Uploads API
 (``POST /v1/uploads``, ``/parts``, ``/complete`` which checks byte count and md5, ``/cancel``),
 ``/v1/fine_tuning/jobs`` create / list (``after`` cursor, ``metadata[k]=v`` filter) / retrieve /
 cancel / pause / resume / events (newest first, paged) / checkpoints. Responses follow the
