@@ -1,181 +1,59 @@
 """What a fine-tuning job will cost, before it is launched, and the ``max_usd`` guard.
 
-Prices are data: ``prices.json`` next to this module (each entry dated, with its source), then a
-JSON file named by ``FINETUNE_SDK_PRICES``, then :func:`register_price` calls; later entries win.
-An entry with ``usd: null`` means "no trustworthy price known": the estimate then says so in its
-assumptions (USD fields are NaN) instead of inventing a number, and a ``max_usd`` guard refuses to
-launch because it cannot be checked.
+Prices are data with provenance (see :mod:`finetune_sdk.pricing` for the table and its layers,
+:mod:`finetune_sdk.facts` for the per-provider files). An entry with ``usd: null`` means "no
+trustworthy price known": the estimate then says so (USD fields are NaN) instead of inventing
+a number, and a ``max_usd`` guard refuses to launch because it cannot be checked.
 
-Two units:
-
-* ``1M_tokens``: usd = billed_tokens / 1e6 * price, billed_tokens = tokens * epochs.
+* ``1M_tokens``: usd = billed_tokens / 1e6 * price, billed_tokens = tokens * epochs; a vendor
+  that prices by model size (Fireworks, Together) is looked up by the model's size tier.
 * ``gpu_hour`` (HF Jobs flavors, local): hours = billed_tokens / tokens_per_s / 3600, from a
-  measured throughput (``tokens_per_s`` low/high in the entry); no throughput -> unknown.
+  measured throughput in the entry, else the provider's assumed throughput per flavor (said
+  so); no throughput -> unknown.
+* ``job_minimum``: the estimate is never below it.
 
 Token counts come from :mod:`finetune_sdk.data.tokens` (a real tokenizer when one is on this
-machine, else about 4 characters per token). An estimated count widens the USD range by
-``ESTIMATE_SPREAD`` either side.
+machine, else about 4 characters per token), streaming the file line by line; a known count
+can be passed instead of a file. An estimated count widens the USD range by
+``ESTIMATE_SPREAD`` either side. The estimate warns when its price is older than
+``facts.STALE_DAYS`` days or comes from a secondary source, and about the model's sunset.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
-import os
-from dataclasses import asdict, dataclass, field
 from datetime import date
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from . import facts as _facts
 from .errors import BudgetExceededError, ConfigurationError, DatasetError
+from .pricing import (
+    PRICES_ENV,
+    Price,
+    PricedEstimate,
+    bundled_prices,
+    clear_registered_prices,
+    find_price,
+    load_prices,
+    price_table_markdown,
+    register_price,
+    set_live_prices,
+)
 from .types import CostEstimate, DatasetRef, JobSpec
 
-__all__ = ["DEFAULT_EPOCHS", "ESTIMATE_SPREAD", "PRICES_ENV", "Price", "bundled_prices",
-           "count_dataset_tokens",
+__all__ = ["DEFAULT_EPOCHS", "ESTIMATE_SPREAD", "PRICES_ENV", "Price", "PricedEstimate",
+           "bundled_prices", "clear_registered_prices", "count_dataset_tokens",
            "enforce_budget", "estimate", "find_price", "load_prices", "price_table_markdown",
            "register_price"]
 
-PRICES_ENV = "FINETUNE_SDK_PRICES"
 ESTIMATE_SPREAD = 0.25
 """+-25 %: how far a chars/4 token estimate may be off for chat data (why the band is wide)."""
 DEFAULT_EPOCHS = 3
 """Assumed when neither the caller nor the spec sets epochs (vendors pick "auto" themselves)."""
 BYTES_PER_TOKEN = 4.0
 """For an already-uploaded dataset known only by its size: JSON bytes / 4 (over-counts)."""
-
-Unit = Literal["1M_tokens", "gpu_hour"]
-
-
-@dataclass(frozen=True)
-class Price:
-    """One row of the price table."""
-
-    provider: str
-    model: str
-    """fnmatch pattern over the base model id (``gpt-4o-mini*``, ``*``)."""
-    unit: Unit
-    usd: float | None
-    """None: unknown (the estimate says so; no number is made up)."""
-    date: str | None
-    source: str
-    flavor: str | None = None
-    """For ``gpu_hour`` entries on HF Jobs: the hardware flavor priced."""
-    tokens_per_s: tuple[float, float] | None = None
-    """Measured training throughput (low, high) for ``gpu_hour`` entries."""
-    notes: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str) -> Price:
-        if not isinstance(data, dict):
-            raise ConfigurationError(f"bad price entry in {where}: expected an object with"
-                                     f" provider, unit and usd, not {data!r}")
-        try:
-            unit = data["unit"]
-            if unit not in ("1M_tokens", "gpu_hour"):
-                raise ValueError(f"unit must be '1M_tokens' or 'gpu_hour', not {unit!r}")
-            tps = data.get("tokens_per_s")
-            if isinstance(tps, (int, float)):
-                tps = (float(tps), float(tps))
-            elif tps is not None:
-                tps = (float(tps[0]), float(tps[1]))
-            usd = data.get("usd")
-            return cls(provider=str(data["provider"]), model=str(data.get("model", "*")),
-                       unit=unit, usd=None if usd is None else float(usd),
-                       date=data.get("date"), source=str(data.get("source", "user")),
-                       flavor=data.get("flavor"), tokens_per_s=tps,
-                       notes=list(data.get("notes", [])))
-        except KeyError as exc:
-            raise ConfigurationError(f"bad price entry in {where}: missing field {exc}; expected"
-                                     f" provider, unit and usd (entry: {data})") from None
-        except (TypeError, ValueError, IndexError) as exc:
-            raise ConfigurationError(f"bad price entry in {where}: {exc} (entry: {data})") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-_registered: list[Price] = []
-
-
-def _read_table(text: str, where: str) -> list[Price]:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigurationError(f"price file {where} is not valid JSON: {exc}") from None
-    rows = data.get("prices") if isinstance(data, dict) else data
-    if not isinstance(rows, list):
-        raise ConfigurationError(f"price file {where}: expected {{'prices': [...]}} or a list")
-    return [Price.from_dict(row, where) for row in rows]
-
-
-def _layers() -> list[list[Price]]:
-    layers = [bundled_prices(), []]
-    user_file = os.environ.get(PRICES_ENV)
-    if user_file:
-        path = Path(user_file).expanduser()
-        if not path.is_file():
-            raise ConfigurationError(f"{PRICES_ENV}={user_file}: no such file (expected a JSON"
-                                     " price table, see docs/costs.md)")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ConfigurationError(f"{PRICES_ENV}={user_file}: not UTF-8 text (expected a JSON"
-                                     " price table, see docs/costs.md)") from None
-        layers[1] = _read_table(text, str(path))
-    return layers + [list(_registered)]
-
-
-def bundled_prices() -> list[Price]:
-    """Only the table shipped with the package (what docs/costs.md shows)."""
-    text = resources.files("finetune_sdk").joinpath("prices.json").read_text(encoding="utf-8")
-    return _read_table(text, "finetune_sdk/prices.json")
-
-
-def load_prices() -> list[Price]:
-    """The whole table, lowest precedence first: bundled, FINETUNE_SDK_PRICES, registered."""
-    return [price for layer in _layers() for price in layer]
-
-
-def register_price(provider: str, model: str = "*", *, usd: float | None,
-                   unit: Unit = "1M_tokens", date: str | None = None, source: str = "user",
-                   tokens_per_s: float | tuple[float, float] | None = None,
-                   flavor: str | None = None) -> Price:
-    """Add or override a price for this process (wins over the bundled table and the file)."""
-    row: dict[str, Any] = {"provider": provider, "model": model, "usd": usd, "unit": unit,
-                           "date": date, "source": source, "tokens_per_s": tokens_per_s,
-                           "flavor": flavor}
-    price = Price.from_dict(row, "register_price()")
-    _registered.append(price)
-    return price
-
-
-def clear_registered_prices() -> None:
-    """Forget every :func:`register_price` call (tests)."""
-    _registered.clear()
-
-
-def find_price(provider: str, base_model: str) -> Price | None:
-    """The entry that applies: the last registered, then the most specific pattern."""
-    candidates = [(layer, len(p.model.rstrip("*")), i, p)
-                  for layer, rows in enumerate(_layers()) for i, p in enumerate(rows)
-                  if p.provider == provider and fnmatch.fnmatchcase(base_model, p.model)]
-    # A later layer (the user's file, then register_price) overrides; within a layer the more
-    # specific pattern wins, then the later row.
-    return max(candidates, key=lambda c: c[:3])[3] if candidates else None
-
-
-def price_table_markdown(prices: list[Price] | None = None) -> str:
-    """The table as markdown (docs/costs.md embeds the bundled one; a test keeps them equal)."""
-    rows = ["| provider | model | unit | USD | date | source |", "|---|---|---|---|---|---|"]
-    for p in prices if prices is not None else load_prices():
-        usd = "unknown" if p.usd is None else f"{p.usd:g}"
-        unit = "per 1M training tokens" if p.unit == "1M_tokens" else (
-            f"per GPU-hour{f' ({p.flavor})' if p.flavor else ''}")
-        rows.append(f"| {p.provider} | `{p.model}` | {unit} | {usd} | {p.date or '-'} |"
-                    f" {p.source} |")
-    return "\n".join(rows) + "\n"
 
 
 def count_dataset_tokens(path: str | Path,
@@ -222,20 +100,101 @@ def _provider_name(provider: str) -> str:
     try:
         return canonical_name(provider)
     except ConfigurationError:
-        if any(p.provider == provider for layer in _layers() for p in layer):
+        if any(p.provider == provider for p in load_prices()):
             return provider
         raise
 
 
-def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path, provider: str,
-             base_model: str | None = None, epochs: int | None = None) -> CostEstimate:
-    """Estimate tokens, billed tokens, USD (low/high) and duration for one training job."""
+def _tokens_given(tokens: int, notes: list[str]) -> tuple[int, bool]:
+    if isinstance(tokens, bool) or tokens < 0:
+        raise ConfigurationError(f"a token count must be a whole number >= 0, not {tokens!r}")
+    notes.append(f"{tokens:,} tokens per epoch, as given (no file read)")
+    return tokens, True
+
+
+def _option(spec: JobSpec | None, name: str) -> Any:
+    """A provider option such as HF's ``flavor`` from the spec, whatever shape it was given in."""
+    options = spec.options if spec is not None else None
+    if isinstance(options, dict):
+        return options.get(name)
+    return getattr(options, name, None)
+
+
+def _load_live(provider: str, notes: list[str]) -> None:
+    """Replace the bundled prices of ``provider`` by the vendor's live list, if it has one."""
+    lookup = _facts.live_function(provider, "prices")
+    if lookup is None:
+        notes.append(f"{provider} has no live price lookup: bundled table used")
+        return
+    try:
+        rows = [Price.from_dict({**row, "provider": provider}, f"{provider} live prices")
+                for row in lookup()]
+    except Exception as exc:  # offline, no token, a changed API: the table still answers
+        notes.append(f"live price lookup failed ({type(exc).__name__}: {exc}); bundled table"
+                     " used")
+        return
+    set_live_prices(provider, rows)
+    notes.append(f"live prices: {len(rows)} entries from {provider}")
+
+
+def _price_warnings(price: Price, on: date) -> list[str]:
+    found = []
+    if price.date:
+        age = (on - date.fromisoformat(price.date)).days
+        if age > _facts.STALE_DAYS:
+            found.append(f"the price is from {price.date}, {age} days ago (over"
+                         f" {_facts.STALE_DAYS}): check {price.source}")
+    if price.confidence == "secondary":
+        found.append(f"the price comes from a secondary source (a third party's reading of the"
+                     f" vendor's page): check {price.source}")
+    return found
+
+
+def _throughput(provider: str, price: Price, flavor: str | None
+                ) -> tuple[tuple[float, float] | None, dict[str, Any] | None]:
+    if price.tokens_per_s is not None:
+        return price.tokens_per_s, None
+    info = _facts.load_facts(provider)
+    for row in (info.throughput if info else []):
+        if flavor and fnmatch.fnmatchcase(flavor, row["flavor"]):
+            low, high = row["tokens_per_s"]
+            return (float(low), float(high)), row
+    return None, None
+
+
+def _resolve(provider: str, base_model: str, notes: list[str]) -> tuple[str, str | None]:
+    """The catalog id of an alias, and the size tier where the vendor prices by size."""
+    info = _facts.load_facts(provider)
+    if info is None:
+        return base_model, None
+    model = info.find(base_model)
+    if model is not None and model.id != base_model:
+        notes.append(f"{base_model} is {model.id} in the {info.display_name} catalog")
+        base_model = model.id
+    tier, how = info.tier_for(base_model)
+    if how:
+        notes.append(how)
+    return base_model, tier
+
+
+def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path | int, provider: str,
+             base_model: str | None = None, epochs: int | None = None, *,
+             method: str | None = None, adapter: str | None = None, flavor: str | None = None,
+             live: bool = False) -> PricedEstimate:
+    """Estimate tokens, billed tokens, USD (low/high) and duration for one training job.
+
+    ``spec_or_dataset`` is a JobSpec, a JSONL path (streamed, never loaded whole), an uploaded
+    DatasetRef (sized by bytes) or an int: tokens per epoch already counted. ``adapter``
+    (lora/full) and ``flavor`` (HF Jobs hardware) pick the price row; ``live=True`` asks the
+    vendor for current prices first where it offers that (the table stays the fallback).
+    """
     notes: list[str] = []
     provider = _provider_name(provider)
-    if isinstance(spec_or_dataset, JobSpec):
-        spec = spec_or_dataset
+    spec = spec_or_dataset if isinstance(spec_or_dataset, JobSpec) else None
+    if spec is not None:
         base_model = base_model or spec.base_model
         epochs = epochs or spec.hyperparameters.epochs
+        method = method or spec.method
         source: Any = spec.training_file
     else:
         source = spec_or_dataset
@@ -247,11 +206,23 @@ def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path, provider: str,
                      " number with 'auto'); pass epochs= for a firm figure")
     if epochs < 1:
         raise ConfigurationError(f"epochs must be >= 1, not {epochs}")
-    tokens, exact = _dataset_tokens(source, base_model, notes)
+    tokens, exact = (_tokens_given(source, notes) if isinstance(source, int)
+                     else _dataset_tokens(source, base_model, notes))
     billed = tokens * epochs
     spread = 0.0 if exact else ESTIMATE_SPREAD
     notes.append(f"billed tokens = {tokens:,} tokens x {epochs} epochs = {billed:,}")
-    price = find_price(provider, base_model)
+    on = _facts.today()
+    info = _facts.load_facts(provider)
+    adapter = adapter or (info.default_adapter if info else None)
+    if info and info.default_adapter and adapter == info.default_adapter:
+        notes.append(f"priced as {adapter} training (pass adapter='full' for full-parameter)")
+    flavor = flavor or _option(spec, "flavor") or (info.default_flavor if info else None)
+    if live:
+        _load_live(provider, notes)
+    priced_model, tier = _resolve(provider, base_model, notes)
+    price = find_price(provider, priced_model, method=method, adapter=adapter, tier=tier,
+                       flavor=flavor)
+    warns = _facts.lifecycle_warnings(provider, base_model, on)
     nan = float("nan")
     usd_low = usd_high = nan
     dur_low = dur_high = None
@@ -262,30 +233,48 @@ def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path, provider: str,
     elif price.unit == "1M_tokens":
         usd = billed / 1e6 * price.usd
         usd_low, usd_high = usd * (1 - spread), usd * (1 + spread)
-        notes.append(f"price {price.usd:g} USD per 1M training tokens ({price.model})")
+        row = " ".join(x for x in (price.model, price.tier) if x and x != "*") or "any model"
+        notes.append(f"price {price.usd:g} USD per 1M training tokens ({row})")
+        warns += _price_warnings(price, on)
     else:
         if price.usd == 0:  # your own machine: no bill whatever the speed
             usd_low = usd_high = 0.0
             notes.append(f"no charge ({price.source})")
-        if price.tokens_per_s is None:
-            notes.append("no measured training throughput (tokens_per_s) recorded for this"
-                         " entry, so the duration" + (" is" if price.usd == 0 else
-                                                     " and USD are") + " unknown")
         else:
-            slow, fast = price.tokens_per_s
+            warns += _price_warnings(price, on)
+        speed, assumed = _throughput(provider, price, flavor or price.flavor)
+        shown_flavor = f" ({flavor or price.flavor})" if (flavor or price.flavor) else ""
+        if speed is None:
+            notes.append("no training throughput (tokens_per_s) known for this entry"
+                         f"{shown_flavor}, so the duration" + (
+                             " is" if price.usd == 0 else " and USD are") + " unknown")
+        else:
+            slow, fast = speed
             dur_low = billed * (1 - spread) / fast
             dur_high = billed * (1 + spread) / slow
             usd_low, usd_high = dur_low / 3600 * price.usd, dur_high / 3600 * price.usd
-            flavor = f" ({price.flavor})" if price.flavor else ""
-            notes.append(f"{price.usd:g} USD per GPU-hour{flavor}"
-                         f" at {slow:g}-{fast:g} training tokens/s (measured)")
-    return CostEstimate(
+            how = "measured" if assumed is None else f"{assumed['confidence']}: {assumed['source']}"
+            notes.append(f"{price.usd:g} USD per GPU-hour{shown_flavor} x an estimated duration"
+                         f" at {slow:g}-{fast:g} training tokens/s ({how})")
+            if assumed is not None:
+                warns.append(f"the duration range rests on an assumed throughput of {slow:g}-"
+                             f"{fast:g} tokens/s{shown_flavor}, not a measurement; register your"
+                             " own with register_price(..., tokens_per_s=(low, high))")
+    minimum = find_price(provider, priced_model, unit="job_minimum", method=method)
+    if minimum is not None and minimum.usd and not math.isnan(usd_high):
+        if usd_low < minimum.usd:
+            notes.append(f"raised to the {minimum.usd:g} USD minimum per job ({minimum.source})")
+        usd_low, usd_high = max(usd_low, minimum.usd), max(usd_high, minimum.usd)
+    return PricedEstimate(
         provider=provider, base_model=base_model, tokens=tokens, epochs=epochs,
         billed_tokens=billed, usd_low=usd_low, usd_high=usd_high,
         duration_s_low=dur_low, duration_s_high=dur_high,
         price_source=price.source if price else None,
         price_date=date.fromisoformat(price.date) if price and price.date else None,
-        assumptions=notes,
+        assumptions=notes, price_usd=price.usd if price else None,
+        price_unit=price.unit if price else None,
+        price_confidence=price.confidence if price else None,
+        min_charge_usd=minimum.usd if minimum else None, warnings=warns,
     )
 
 

@@ -50,8 +50,8 @@ def test_estimate_max_usd_refuses(tmp_path, monkeypatch):
 
 
 def test_estimate_unknown_price_table(tmp_path):
-    result = runner.invoke(app, ["estimate", str(_data(tmp_path)), "-p", "openai", "-m",
-                                 "gpt-4o-mini"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["estimate", str(_data(tmp_path)), "-p", "gemini", "-m",
+                                 "gemini-3.5-flash"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "unknown" in result.output and "120" in result.output
 
@@ -63,8 +63,8 @@ def test_estimate_local_tiny_duration_and_bad_input(tmp_path):
     assert "$0.00 - $0.00" in result.output and " s - " in result.output  # seconds, not "0 min"
     unknown = runner.invoke(app, ["estimate", str(_data(tmp_path)), "-p", "opneai", "-m", "m"])
     assert unknown.exit_code == 2 and "Did you mean 'openai'" in unknown.output
-    unchecked = runner.invoke(app, ["estimate", str(_data(tmp_path)), "-p", "openai", "-m",
-                                    "gpt-4o-mini", "--max-usd", "5"])
+    unchecked = runner.invoke(app, ["estimate", str(_data(tmp_path)), "-p", "gemini", "-m",
+                                    "gemini-3.5-flash", "--max-usd", "5"])
     assert unchecked.exit_code == 2 and "cannot be checked" in unchecked.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "q", "completion": "a"}\n{"prompt": \n')
