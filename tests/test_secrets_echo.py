@@ -245,3 +245,48 @@ def test_cli_never_prints_an_echoed_key(
         assert not leaks(result.output, sentinel), result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert_clean_logs(debug_logs, sentinel)
+
+
+# -- Cloud Storage (google-cloud-storage speaks requests, not httpx2) ---------------------------
+class EchoingStorage:
+    """A storage client whose upload fails the way an echoing GCS front end would."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, 0
+
+    def bucket(self, name: str) -> Any:
+        return self
+
+    def blob(self, name: str) -> Any:
+        return self
+
+    def upload_from_filename(self, filename: str, content_type: str | None = None) -> None:
+        self.calls += 1
+        raise self.error
+
+
+def storage_errors(sentinel: str) -> list[Exception]:
+    import requests
+    from google.api_core import exceptions as core_errors
+
+    page = f"<html><pre>Authorization: Bearer {sentinel}</pre>key={sentinel}</html>"
+    return [
+        core_errors.BadGateway(page),
+        core_errors.Unauthorized(f"Invalid Credentials: {sentinel[:-4]}"),
+        requests.exceptions.ConnectionError(f"proxy refused token {sentinel[:-3]}"),
+    ]
+
+
+@pytest.mark.parametrize("which", range(3))
+def test_echoed_key_in_a_cloud_storage_failure_stays_hidden(which, httpx2_mock, monkeypatch,
+                                                           tmp_path, debug_logs):
+    sentinel = SENTINELS["gemini"]
+    rig, _ = rigged("gemini", httpx2_mock, monkeypatch)
+    storage = EchoingStorage(storage_errors(sentinel)[which])
+    kwargs = {**rig.kwargs(), "access_token": sentinel, "storage_client": storage}
+    client = Client("gemini", retry=rig.policy(), **kwargs)
+    with pytest.raises(FinetuneError) as info:
+        client.datasets.upload(write_train(tmp_path / "train.jsonl"))
+    assert storage.calls >= 1
+    assert_clean_exception(info.value, sentinel)
+    assert_clean_logs(debug_logs, sentinel)
