@@ -153,6 +153,95 @@ def test_crlf(tmp_path):
     assert "12 lines" in crlf.message
 
 
+def test_line_over_the_limit_is_reported_not_loaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINETUNE_SDK_MAX_LINE_BYTES", str(64 * 1024))
+    huge = b'{"messages": [{"role": "user", "content": "' + b"a" * 300_000 + b'"}]}'
+    lines = good_lines()
+    lines.insert(2, huge)
+    path = write_lines(tmp_path / "l.jsonl", lines)
+    assert_finding(path, "line_too_long", 3)
+    report = validate_file(path)
+    assert report.examples == 12  # the other lines were still read
+
+
+@pytest.mark.slow
+def test_two_gigabyte_line(tmp_path):
+    """A real 2 GB line (sparse file, so the disk holds almost nothing)."""
+    path = tmp_path / "big.jsonl"
+    with open(path, "wb") as handle:
+        handle.write(b'{"messages": "')
+        handle.truncate(2 * 1024**3)
+        handle.seek(0, os.SEEK_END)
+        handle.write(b'"}\n' + b"\n".join(good_lines(3)) + b"\n")
+    assert_finding(path, "line_too_long", 1)
+    assert validate_file(path).examples == 3
+
+
+def test_duplicate_ids(tmp_path):
+    rows = [chat(f"q{i}", f"a{i}", id=f"ex-{i}") for i in range(12)]
+    rows[9]["id"] = "ex-3"
+    path = write_lines(tmp_path / "d.jsonl", [json.dumps(r).encode() for r in rows])
+    assert_finding(path, "duplicate_id", 10)
+    finding = next(f for f in validate_file(path).findings if f.code == "duplicate_id")
+    assert "line 4" in finding.message and finding.field == "id"
+
+
+def test_duplicate_examples_are_warnings(tmp_path):
+    lines = good_lines()
+    lines.append(lines[2])
+    report = validate_file(write_lines(tmp_path / "dup.jsonl", lines), provider="openai")
+    dup = [f for f in report.findings if f.code == "duplicate_example"]
+    assert report.ok and dup[0].line == 13 and dup[0].severity == "warning"
+
+
+def test_leakage_between_train_and_validation(tmp_path):
+    train = write_lines(tmp_path / "train.jsonl", good_lines(12))
+    val = write_lines(tmp_path / "val.jsonl", [json.dumps(chat("fresh?", "yes.")).encode(),
+                                               good_lines(12)[5]])
+    report = validate_file(train, provider="openai", validation_path=val)
+    leak = [f for f in report.findings if f.code == "leakage"]
+    assert leak[0].file == str(val) and leak[0].line == 2 and "line 6" in leak[0].message
+    assert_finding(train, "leakage", 2, validation_path=val)
+
+
+def test_provider_rule_packs(tmp_path):
+    few = write_lines(tmp_path / "few.jsonl", good_lines(5))
+    assert_finding(few, "too_few_examples", None)  # OpenAI needs 10
+    assert validate_file(few, provider="fireworks").ok  # Fireworks needs 3
+    tools = chat()
+    tools["messages"][2]["tool_calls"] = [{"id": "1", "type": "function",
+                                            "function": {"name": "log", "arguments": "{}"}}]
+    weights = chat()
+    weights["messages"][2]["weight"] = 0
+    path = write_lines(tmp_path / "f.jsonl", [*good_lines(10), json.dumps(tools).encode(),
+                                              json.dumps(weights).encode()])
+    assert validate_file(path, provider="openai").ok
+    assert_finding(path, "tool_calls_unsupported", 11, provider="gemini")
+    weight = [f for f in validate_file(path, provider="fireworks").findings
+              if f.code == "weight_unsupported"]
+    assert weight[0].line == 12
+
+
+def test_too_many_tokens_for_the_base_model(tmp_path):
+    long = chat(answer="word " * 600_000)  # ~750k tokens by the estimate
+    path = write_lines(tmp_path / "long.jsonl", [*good_lines(3), json.dumps(long).encode()])
+    assert_finding(path, "too_many_tokens", 4, provider="gemini", base_model="gemini-2.5-flash")
+    report = validate_file(path, provider="openai", base_model="gpt-4o-mini-2024-07-18")
+    tok = next(f for f in report.findings if f.code == "too_many_tokens")
+    assert tok.severity == "warning" and "65,536" in tok.message and "about" in tok.message
+    assert report.max_tokens == 65536
+    assert validate_file(path, max_seq_length=100).counts["too_many_tokens"] == 1
+    assert validate_file(path, max_seq_length=10).counts["too_many_tokens"] == 4
+
+
+def test_schema_and_format_errors(tmp_path):
+    lines = [b"[1, 2]", b'{"text": "hello"}', b'{"messages": "nope"}',
+             b'{"messages": [{"role": "user", "content": "hi"}]}']
+    report = validate_file(write_lines(tmp_path / "s.jsonl", lines))
+    got = {(f.code, f.line) for f in report.findings}
+    assert {("not_object", 1), ("unknown_format", 2), ("schema", 3), ("no_assistant", 4)} <= got
+
+
 def test_preference_checks(tmp_path):
     ok = {"messages": [{"role": "user", "content": "q"}], "chosen": "good", "rejected": "bad"}
     same = {**ok, "rejected": "good"}
