@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, DatasetError
+from ._guards import TOO_DEEP, LineProblem, loads
 from ._lines import write_atomic_lines
 
 __all__ = ["FieldMapping", "RecordsSummary", "build_examples", "export_records", "read_records"]
@@ -90,7 +91,9 @@ def _read_jsonl(path: Path) -> Iterator[Any]:
         for number, line in enumerate(handle, 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield loads(line)
+                except LineProblem as problem:  # too deep, a lone surrogate
+                    raise problem.dataset_error(str(path), number) from None
                 except ValueError as exc:
                     raise DatasetError(f"not valid JSON ({exc})", file=str(path),
                                        line=number) from None
@@ -98,7 +101,9 @@ def _read_jsonl(path: Path) -> Iterator[Any]:
 
 def _read_json(path: Path) -> Iterator[Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = loads(path.read_text(encoding="utf-8-sig"))
+    except LineProblem as problem:
+        raise problem.dataset_error(str(path), None) from None
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
         raise DatasetError(f"not valid JSON ({getattr(exc, 'msg', exc)})", file=str(path),
@@ -216,5 +221,20 @@ def export_records(src: str | Path, dst: str | Path,
     """Read an app export and write chat JSONL (atomic) plus the kept/dropped summary."""
     summary = RecordsSummary()
     examples = build_examples(read_records(src), mapping, summary)
-    write_atomic_lines(dst, (json.dumps(e, ensure_ascii=False) for e in examples))
+
+    def lines() -> Iterator[str]:
+        while True:
+            # A value nested just under the parser's limit overflows str() or json.dumps:
+            # the row being read (its number) is the one to blame.
+            try:
+                example = next(examples)
+                line = json.dumps(example, ensure_ascii=False)
+            except StopIteration:
+                return
+            except RecursionError:
+                raise DatasetError(f"{TOO_DEEP} [too_deep]", file=str(src),
+                                   line=summary.rows or None) from None
+            yield line
+
+    write_atomic_lines(dst, lines())
     return summary
