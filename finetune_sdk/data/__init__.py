@@ -2,7 +2,8 @@
 
 Submodules (imported on demand): ``formats`` (detect + canonical examples), ``convert`` (to a
 provider's wire format), ``validate`` (streaming findings), ``stats``/``tokens``, ``split``,
-``records`` (app rows -> chat JSONL) and ``privacy`` (PHI scrub and the upload gate).
+``records`` (app rows -> chat JSONL), ``privacy`` (PHI scrub and the upload gate) and
+``checked`` (validation's line checks, first error raised: what convert and uploads read).
 """
 
 from __future__ import annotations
