@@ -348,3 +348,29 @@ def _mask_prefixes(text: str, secret: str) -> str:
         found = text.find(head, start)
     pieces.append(text[start:])
     return "".join(pieces)
+
+
+class FineTuningEligibilityError(PermissionDeniedError, UnsupportedFeatureError):
+    """The vendor no longer lets this account create fine-tuning jobs (OpenAI's wind-down).
+
+    Raised for OpenAI's 403 on job create (organisations without recent fine-tuning activity)
+    and, before anything is sent, by preflight once the provider-wide cutoff has passed. It is a
+    PermissionDeniedError (what the API said) and an UnsupportedFeatureError (what preflight
+    refuses), so callers catching either keep working. ``cutoff`` is the provider-wide date.
+    """
+
+    status_code = 403
+
+    def __init__(self, message: str, *, provider: str, cutoff: Any = None,
+                 request_id: str | None = None, body: Any = None,
+                 provider_code: str | None = None) -> None:
+        # Both parents' __init__ chains would pass different arguments to each other: set the
+        # attributes of each here and build the one-line message once.
+        self.provider, self.request_id, self.message = provider, request_id, message
+        self.body, self.provider_code, self.retry_after = body, provider_code, None
+        self.feature, self.cutoff = "creating fine-tuning jobs", cutoff
+        Exception.__init__(self, f"[{provider}] {message}"
+                           + (f" (request id {request_id})" if request_id else ""))
+
+
+__all__.append("FineTuningEligibilityError")

@@ -30,7 +30,8 @@ from .errors import ConfigurationError, UnsupportedFeatureError
 
 __all__ = ["CONFIDENCE", "STALE_DAYS", "ProviderFacts", "TunableModel", "check_base_model",
            "check_facts", "days_until", "lifecycle_warnings", "live_function", "load_facts",
-           "parse_size_b", "providers_with_facts", "sunset_summary", "today"]
+           "parse_size_b", "preflight_catalog", "providers_with_facts", "sunset_summary",
+           "today"]
 
 CONFIDENCE = ("primary", "primary-copy", "secondary")
 """primary: the vendor's own page or repo; primary-copy: a dated verbatim copy kept by someone
@@ -323,4 +324,17 @@ def lifecycle_warnings(provider: str, base_model: str, on: date | None = None) -
                   if "does not list" not in w]
     except UnsupportedFeatureError as exc:
         found.append(str(exc))
+    return found
+
+
+def preflight_catalog(provider: str, spec: Any, model_id: str | None = None) -> list[str]:
+    """``check_spec``'s catalog step for an adapter: refuse a retired base model, warn (as
+    PreflightWarning) on a winding-down or unknown one; returns the warnings."""
+    import warnings
+
+    from .provider import PreflightWarning
+
+    found = check_base_model(provider, model_id or spec.base_model, spec.method)
+    for message in found:
+        warnings.warn(message, PreflightWarning, stacklevel=4)
     return found

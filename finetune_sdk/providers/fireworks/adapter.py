@@ -28,6 +28,7 @@ from ...errors import (
     JobError,
     NotFoundError,
 )
+from ...facts import check_base_model
 from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import Capabilities, DatasetRef, Job, JobSpec, JobStatus, ModelRef, ProviderOptions
@@ -266,9 +267,10 @@ class FireworksProvider(Provider):
 
     # -- jobs -----------------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> list[str]:
-        """Fireworks jobs carry no labels: say so rather than drop them silently."""
+        """The catalog (retired bases refused, unknown ones warned), and Fireworks jobs carry
+        no labels: say so rather than drop them silently."""
         self.resolve_options(spec)
-        found: list[str] = []
+        found: list[str] = check_base_model(self.name, spec.base_model, spec.method)
         if spec.labels:
             found.append(
                 f"Fireworks jobs have no labels; {sorted(spec.labels)} stay in the local ledger"

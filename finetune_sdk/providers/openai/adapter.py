@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from ..._http import call_translated
 from ...config import resolve_secret, setting
-from ...errors import DatasetError, JobError, ProviderNotInstalledError
+from ...errors import DatasetError, JobError, PermissionDeniedError, ProviderNotInstalledError
 from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import (
@@ -255,9 +255,13 @@ class OpenAIProvider(Provider):
         }
         kwargs = {k: v for k, v in body.items() if k in known}
         extra = {k: v for k, v in body.items() if k not in known}
-        job = self._call(
-            lambda: client.fine_tuning.jobs.create(**kwargs, extra_body=extra or None), retry=False
-        )
+        try:
+            job = self._call(
+                lambda: client.fine_tuning.jobs.create(**kwargs, extra_body=extra or None),
+                retry=False,
+            )
+        except PermissionDeniedError as exc:  # the wind-down's "training not available"
+            raise rules.from_permission_denied(exc) from None
         return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
 
     def get_job(self, job_id: str) -> Job:

@@ -6,7 +6,8 @@ and ``POST /api/{type}s/{repo}/commit/{rev}`` (the ndjson commit ``upload_file``
 Jobs: ``POST /api/jobs/{ns}`` (run_job / run_uv_job), ``GET /api/jobs/{ns}/{id}``,
 ``GET /api/jobs/{ns}`` (``label=k=v`` and ``stage=`` filters, paged with a GitHub-style ``Link``
 header that huggingface_hub's ``paginate`` follows), ``POST /api/jobs/{ns}/{id}/cancel``,
-``GET /api/jobs/{ns}/{id}/logs`` (server-sent events). Errors carry ``X-Error-Message`` and
+``GET /api/jobs/{ns}/{id}/logs`` (server-sent events), ``GET /api/jobs/hardware`` (prices).
+Errors carry ``X-Error-Message`` and
 ``X-Request-Id`` like the Hub.
 
 Mount it with ``server.mount(httpx2_mock)`` (huggingface_hub uses one shared httpx2 client).
@@ -133,6 +134,20 @@ class HuggingFaceMockServer(MockServer):
         return self.json(200, {"type": "user", "name": self.namespace, "orgs": []})
 
     # -- Jobs -----------------------------------------------------------------------------
+    # Routes are tried in method-name order: list_hardware comes before list_jobs, whose
+    # /api/jobs/{ns} pattern would also match "hardware".
+    @route("GET", r"/api/jobs/hardware")
+    def list_hardware(self, request: httpx2.Request) -> httpx2.Response:
+        """``list_jobs_hardware()``: flavors with a per-minute cost (set ``server.hardware`` to
+        a list of (name, USD per minute) to change them)."""
+        rows = getattr(self, "hardware", [("cpu-basic", 0.000167), ("a10g-small", 0.0175),
+                                          ("h200", 0.083333)])
+        return self.json(200, [
+            {"name": name, "prettyName": name, "cpu": "4 vCPU", "ram": "15 GB",
+             "ephemeralStorage": "110 GB", "accelerator": None,
+             "unitCostMicroUSD": round(cost * 1e6), "unitCostUSD": cost, "unitLabel": "minute"}
+            for name, cost in rows])
+
     @route("POST", r"/api/jobs/(?P<ns>[^/]+)")
     def run_job(self, request: httpx2.Request, ns: str) -> httpx2.Response:
         body = self.body(request)

@@ -5,7 +5,8 @@ Routes: ``POST /v1/files`` (multipart; the file reads ``uploaded`` once, then ``
 ``GET`` / ``DELETE /v1/files/{id}``, the Uploads API
 (``POST /v1/uploads``, ``/parts``, ``/complete`` which checks byte count and md5, ``/cancel``),
 ``/v1/fine_tuning/jobs`` create / list (``after`` cursor, ``metadata[k]=v`` filter) / retrieve /
-cancel / pause / resume / events (newest first, paged) / checkpoints. Responses follow the
+cancel / pause / resume / events (newest first, paged) / checkpoints, and
+``GET /v1/models/{id}`` with its ``shutdown_date``. Responses follow the
 published schemas (``tests/specs/openai-fine-tuning.openapi.json``); the one exception is the
 status of a paused job, ``"paused"``, which the spec's enum lacks although ``/pause`` exists.
 Errors use OpenAI's ``{"error": {"message", "type", "param", "code"}}``.
@@ -274,6 +275,18 @@ class OpenAIMockServer(OpenAIFilesMixin, MockServer):
         body["first_id"] = body["data"][0]["id"] if body["data"] else None
         body["last_id"] = body["data"][-1]["id"] if body["data"] else None
         return self.json(200, body)
+
+    # -- models ---------------------------------------------------------------------------
+    @route("GET", r"/v1/models/(?P<model_id>[^/]+)")
+    def retrieve_model(self, request: httpx2.Request, model_id: str) -> httpx2.Response:
+        """A base model with its optional ``shutdown_date`` (set ``server.model_shutdowns``:
+        id -> ISO date or None; ids missing from it answer 404)."""
+        known = getattr(self, "model_shutdowns", {"gpt-4.1-mini-2025-04-14": "2027-01-14"})
+        if model_id not in known:
+            return self._error(404, f"The model '{model_id}' does not exist",
+                               code="model_not_found")
+        return self.json(200, {"id": model_id, "object": "model", "created": 1744588800,
+                               "owned_by": "system", "shutdown_date": known[model_id]})
 
     # -- neutral hooks --------------------------------------------------------------------
     def advance(self, job_id: str, status: JobStatus) -> None:
