@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from ..._http import call_translated
 from ...config import setting
 from ...errors import BadRequestError, ConfigurationError, NotFoundError
+from ...facts import preflight_catalog
 from ...provider import Provider
 from ...retry import RetryPolicy
 from ...types import (
@@ -261,8 +262,9 @@ class GeminiProvider(Provider):
 
     # -- jobs -----------------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> list[str]:
+        """Tuning config, then the catalog: a retired base is refused with its successor."""
         self._tuning_config(spec)
-        return []
+        return preflight_catalog(self.name, spec, spec.base_model.rsplit("/", 1)[-1])
 
     def _tuning_config(self, spec: JobSpec) -> dict[str, Any]:
         return tuning.tuning_config(spec, self.resolve_options(spec), self.unsupported)
