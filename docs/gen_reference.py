@@ -90,18 +90,29 @@ def provider_block(name: str) -> str:
 
 
 def _price_rows(name: str) -> list[str]:
-    """The bundled price entries for this provider (finetune_sdk/prices.json; see costs.md)."""
-    import json
+    """The provider's tunable-model catalog and bundled prices (its facts.json; see costs.md)."""
+    from finetune_sdk.cost import bundled_prices, price_table_markdown
+    from finetune_sdk.facts import load_facts
 
-    import finetune_sdk
-
-    table = json.loads((Path(finetune_sdk.__file__).parent / "prices.json").read_text())
-    rows = ["| price entry (model) | unit | USD | date | source |", "|---|---|---|---|---|"]
-    for entry in table["prices"]:
-        if entry["provider"] == name:
-            usd = "unknown" if entry["usd"] is None else entry["usd"]
-            rows.append(f"| `{entry['model']}` | {entry['unit']} | {usd} |"
-                        f" {entry.get('date') or ''} | {entry['source']} |")
+    rows: list[str] = []
+    facts = load_facts(name)
+    if facts is not None and facts.models:
+        rows += [f"Tunable models (catalog of {facts.date.isoformat()}; `finetune models"
+                 f" --tunable -p {name}`):", "",
+                 "| model | status | new jobs until | shutdown | methods | successor | source |",
+                 "|---|---|---|---|---|---|---|"]
+        rows += [f"| `{m.id}` | {m.status} | {m.jobs_until or ''} | {m.shutdown or ''} |"
+                 f" {', '.join(m.methods)} | {m.successor or ''} |"
+                 f" {m.source.replace('|', '/')} ({m.source_date}, {m.confidence}) |"
+                 for m in facts.models]
+        rows.append("")
+    prices = [p for p in bundled_prices() if p.provider == name]
+    if facts is not None:
+        rows += price_table_markdown(prices).rstrip("\n").split("\n")
+    else:  # local, fake: prices.json rows, no provenance columns to show
+        rows += ["| price entry (model) | unit | USD | date | source |", "|---|---|---|---|---|"]
+        rows += [f"| `{p.model}` | {p.unit} | {'unknown' if p.usd is None else p.usd} |"
+                 f" {p.date or ''} | {p.source} |" for p in prices]
     rows.append("")
     rows.append("Costs and how to add or override a price: [costs](" +
                 ("costs.md" if name == "local" else "../costs.md") + ").")

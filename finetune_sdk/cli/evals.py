@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import command, console, fail, input_file, output_path, print_json
+from .app import command, console, err_console, fail, input_file, output_path, print_json
 
 ProviderOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Provider name.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -26,6 +26,14 @@ def _duration(seconds: float) -> str:
 
 def _usd(value: float) -> str:
     return "unknown" if math.isnan(value) else f"${value:,.2f}"
+
+
+def _provenance(est: Any) -> str:
+    """When the price was said and how directly, e.g. " (price of 2026-10-07, secondary)"."""
+    if est.price_date is None:
+        return ""
+    how = est.price_confidence or "your own price"
+    return f" (price of {est.price_date.isoformat()}, {how})"
 
 
 def check_max_usd(max_usd: float | None) -> None:
@@ -48,9 +56,17 @@ def estimate_command(
     max_usd: Annotated[float | None, typer.Option(
         "--max-usd", help="Exit 2 when the upper estimate is above this (or cannot be known).")
     ] = None,
+    method: Annotated[str | None, typer.Option("--method", help="sft (default) or dpo.")] = None,
+    adapter: Annotated[str | None, typer.Option(
+        "--adapter", help="lora or full, where the price differs (Fireworks, Together).")] = None,
+    flavor: Annotated[str | None, typer.Option(
+        "--flavor", help="Hardware flavor priced per hour (Hugging Face Jobs).")] = None,
+    live: Annotated[bool, typer.Option(
+        "--live", help="Ask the vendor for current prices first (table as fallback).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Estimate what fine-tuning on FILE costs: tokens, billed tokens, USD range, duration."""
+    """Estimate what fine-tuning on FILE costs: tokens, billed tokens, USD range, duration,
+    with the price's date and confidence."""
     from ..cost import estimate
     from ..errors import BudgetExceededError
 
@@ -58,7 +74,8 @@ def estimate_command(
     base = base_model or {"fake": "base", "local": "tiny"}.get(provider)
     if not base:
         fail("--base-model is needed for a hosted provider (prices depend on the model)")
-    est = estimate(input_file(file), provider, base, epochs)
+    est = estimate(input_file(file), provider, base, epochs, method=method, adapter=adapter,
+                   flavor=flavor, live=live)
     if as_json:
         data = est.model_dump(mode="json")
         print_json({k: (None if isinstance(v, float) and math.isnan(v) else v)
@@ -69,7 +86,7 @@ def estimate_command(
                 ("tokens / epoch", f"{est.tokens:,}"), ("epochs", str(est.epochs)),
                 ("billed tokens", f"{est.billed_tokens:,}"),
                 ("cost (USD)", "unknown (see below)" if math.isnan(est.usd_high)
-                 else f"{_usd(est.usd_low)} - {_usd(est.usd_high)}")]
+                 else f"{_usd(est.usd_low)} - {_usd(est.usd_high)}{_provenance(est)}")]
         if est.duration_s_low is not None and est.duration_s_high is not None:
             rows.append(("duration", f"{_duration(est.duration_s_low)} -"
                                      f" {_duration(est.duration_s_high)}"))
@@ -79,6 +96,9 @@ def estimate_command(
         console.print(table)
         for note in est.assumptions:
             console.print(f"  - {note}", highlight=False, markup=False)
+        for warning in est.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                              soft_wrap=True)
     if max_usd is not None:
         if math.isnan(est.usd_high):
             raise BudgetExceededError(f"--max-usd {max_usd:g} " + _UNKNOWN_PRICE.format(

@@ -82,8 +82,9 @@ def _job_table(job: Any) -> Table:
 
 @command("providers")
 def providers_command(as_json: JsonOpt = False) -> None:
-    """Show every provider and what it can do (the capability matrix)."""
+    """Show every provider, what it can do (the capability matrix) and its sunset."""
     from ..errors import ProviderNotInstalledError
+    from ..facts import sunset_summary
     from ..registry import available_providers, get_provider_class
 
     matrix: dict[str, Any] = {}
@@ -91,29 +92,32 @@ def providers_command(as_json: JsonOpt = False) -> None:
         try:
             caps = get_provider_class(name).capabilities
         except ProviderNotInstalledError as exc:
-            matrix[name] = {"installed": False, "hint": str(exc)}
+            matrix[name] = {"installed": False, "hint": str(exc), "sunset": sunset_summary(name)}
             continue
-        matrix[name] = {"installed": True, **caps.model_dump(mode="json")}
+        matrix[name] = {"installed": True, **caps.model_dump(mode="json"),
+                        "sunset": sunset_summary(name)}
     if as_json:
         print_json(matrix)
         return
     table = Table(title="finetune providers")
     table.add_column("provider", no_wrap=True, style="bold")
     for column in ("methods", "hosted", "cancel", "pause", "events", "metrics",
-                   "client ids", "deploy needed", "new jobs until"):
+                   "client ids", "deploy needed", "sunset"):
         table.add_column(column)
     for name, caps in matrix.items():
+        sunset = escape(caps["sunset"] or "")
         if not caps["installed"]:
-            table.add_row(name, f"[yellow]{caps['hint']}[/]", *[""] * 8)
+            table.add_row(name, f"[yellow]{escape(caps['hint'])}[/]", *[""] * 7, sunset)
             continue
         mark = {True: "[green]yes[/]", False: "no"}
         table.add_row(
             name, ", ".join(sorted(caps["methods"])), mark[caps["hosted"]], mark[caps["cancel"]],
             mark[caps["pause_resume"]], mark[caps["events"]], mark[caps["metrics"]],
-            mark[caps["client_chosen_ids"]], mark[caps["needs_deployment"]],
-            str(caps["new_jobs_until"] or ""),
+            mark[caps["client_chosen_ids"]], mark[caps["needs_deployment"]], sunset,
         )
     console.print(table)
+    console.print("per-model retirements: `finetune models --tunable -p PROVIDER`",
+                  highlight=False, markup=False)
 
 
 @command("list")
