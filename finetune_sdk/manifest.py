@@ -9,8 +9,9 @@ write_manifest("runs/2026-11-23/manifest.json", manifest)
 
 It records dataset hashes, the split seed, the converter version, requested and resolved
 hyperparameters, provider ids, the model id, the cost estimate against the tokens actually
-trained, the evaluation summary, and package versions (read from installed metadata, so
-torch & co. are never imported just to be named). Works for any provider's ``Job``.
+trained and the actual cost they imply, the evaluation summary, and package versions (read
+from installed metadata, so torch & co. are never imported just to be named). Works for any
+provider's ``Job``.
 """
 
 from __future__ import annotations
@@ -100,7 +101,28 @@ def _cost_section(estimate: CostEstimate | None, job: Job) -> dict[str, Any] | N
         if job.trained_tokens:
             ratio = estimate.billed_tokens / job.trained_tokens
             out["estimated_vs_actual_tokens"] = round(ratio, 4)
+    out.update(_actual_cost(estimate, job))
     return out
+
+
+def _actual_cost(estimate: CostEstimate | None, job: Job) -> dict[str, Any]:
+    """Trained tokens x the per-token price (the estimate's, else the table's): what the vendor
+    most likely billed. None where the vendor reports no tokens or the price is per hour."""
+    if not job.trained_tokens:
+        return {"actual_usd": None}
+    usd, unit, when = (getattr(estimate, "price_usd", None), getattr(estimate, "price_unit", None),
+                       estimate.price_date if estimate is not None else None)
+    if usd is None and job.base_model:
+        from .pricing import find_price
+
+        price = find_price(job.provider, job.base_model)
+        if price is not None:
+            usd, unit, when = price.usd, price.unit, price.date
+    if usd is None or unit != "1M_tokens":
+        return {"actual_usd": None}
+    return {"actual_usd": round(job.trained_tokens / 1e6 * usd, 6),
+            "actual_usd_basis": f"{job.trained_tokens:,} trained tokens x {usd:g} USD per 1M"
+                                f" (price of {when or 'unknown date'})"}
 
 
 def _eval_section(report: Any) -> dict[str, Any] | None:
