@@ -283,6 +283,27 @@ class LedgerError(FinetuneError):
     """The local job ledger cannot be read or written."""
 
 
+class CreateOutcomeUnknownError(FinetuneError):
+    """A create was sent, no answer came, and no lookup found the job: it may exist.
+
+    Nothing is sent again for this intent until ``finetune reconcile`` (or a later run of the
+    same call) finds the job or shows it was never made. ``client_ref`` names the intent.
+    """
+
+    def __init__(self, message: str, *, provider: str, client_ref: str) -> None:
+        self.provider = provider
+        self.client_ref = client_ref
+        super().__init__(message)
+
+
+class IntentBusyError(FinetuneError):
+    """Another live process is creating the job for this intent and did not finish in time."""
+
+    def __init__(self, message: str, *, client_ref: str) -> None:
+        self.client_ref = client_ref
+        super().__init__(message)
+
+
 class LocalTrainerError(FinetuneError):
     """The local trainer cannot run (missing extra, crashed worker, bad device)."""
 

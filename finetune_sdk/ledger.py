@@ -3,6 +3,13 @@
 One row per intent (``client_ref``), written *before* the vendor create is sent and completed with
 the vendor's job id after, so a process killed in between can find its job again. WAL mode and a
 busy timeout make concurrent writers from several processes safe. Secrets are never stored.
+
+Claiming an intent is one ``BEGIN IMMEDIATE`` transaction, so of N processes racing on one key
+exactly one becomes its owner (``owner`` = host:pid:start, ``lease_until`` for owners this host
+cannot see); the others wait for the owner's vendor id. Rows without a vendor id say how far the
+create got: ``creating`` (claimed, not sent yet), ``sending`` (in flight), ``unknown`` (sent, and
+no lookup could tell whether the job exists: see ``finetune reconcile``), ``create_failed`` (the
+vendor refused it; the intent may be tried again).
 """
 
 from __future__ import annotations
@@ -14,13 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import LedgerError
 from .types import Job, JobFailure, JobSpec, JobStatus
 
-__all__ = ["Ledger", "LedgerRow", "SCHEMA_VERSION", "default_ledger_path"]
+__all__ = ["Claim", "Ledger", "LedgerRow", "PENDING_STATES", "SCHEMA_VERSION", "default_ledger_path"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -42,8 +50,18 @@ _MIGRATIONS = {
         "ALTER TABLE jobs ADD COLUMN provider_status TEXT",
         "ALTER TABLE jobs ADD COLUMN error TEXT",
         "ALTER TABLE jobs ADD COLUMN base_model TEXT",
-    ]
+    ],
+    # v3: who owns an intent while its create is in flight (atomic claims, dead-owner recovery).
+    3: [
+        "ALTER TABLE jobs ADD COLUMN owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN lease_until REAL",
+    ],
 }
+
+PENDING_STATES = ("creating", "sending", "unknown", "create_failed")
+"""Row states without a vendor job id (see the module docstring)."""
+DEFAULT_LEASE_S = 900.0
+"""How long a claim holds for owners on another host, whose pid cannot be checked."""
 
 
 def default_ledger_path() -> Path:
@@ -72,6 +90,13 @@ class LedgerRow:
     error: str | None
     created_at: str
     updated_at: str
+    owner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def pending(self) -> bool:
+        """No vendor id yet: the create is under way, in doubt, or was refused."""
+        return not self.job_id
 
     def to_job(self) -> Job:
         """The job as last recorded (status may be stale; ``client.jobs.get`` refreshes it)."""
@@ -145,13 +170,24 @@ class Ledger:
                 (spec.client_ref, provider, spec_json, now, now, spec.spec_hash(), spec.base_model),
             )
 
-    def attach(self, client_ref: str, job: Job) -> None:
-        """Store the vendor id (and current state) of the job created for ``client_ref``."""
+    def attach(self, client_ref: str, job: Job) -> str:
+        """Store the vendor id of the job created for ``client_ref`` and release the claim.
+
+        The first id stored wins and is returned: a later one never overwrites it.
+        """
         with self._connect() as conn:
             conn.execute(
-                "UPDATE jobs SET job_id = ? WHERE client_ref = ?", (job.id, client_ref)
+                "UPDATE jobs SET job_id = ?, owner = NULL, lease_until = NULL"
+                " WHERE client_ref = ? AND job_id IS NULL",
+                (job.id, client_ref),
             )
-        self.update(job, client_ref=client_ref)
+            row = conn.execute(
+                "SELECT job_id FROM jobs WHERE client_ref = ?", (client_ref,)
+            ).fetchone()
+        stored = row[0] if row and row[0] else job.id
+        if stored == job.id:
+            self.update(job, client_ref=client_ref)
+        return stored
 
     def update(self, job: Job, *, client_ref: str | None = None) -> None:
         """Refresh status / model id / error from a Job; inserts a row for unknown jobs."""
@@ -172,6 +208,69 @@ class Ledger:
                     " VALUES (?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?)",
                     (ref, job.provider, job.id, *values[:4], values[4], values[4], job.base_model),
                 )
+
+    # -- claims: one owner per intent ----------------------------------------------------
+    def claim(
+        self, provider: str, spec: JobSpec, *, owner: str, lease_s: float = DEFAULT_LEASE_S
+    ) -> Claim:
+        """Atomically take the intent ``spec.client_ref`` for ``owner``, or say who has it."""
+        import time
+
+        from .intent import token_alive
+
+        now = time.time()
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute(
+                    "SELECT * FROM jobs WHERE client_ref = ?", (spec.client_ref,)
+                ).fetchone()
+                row = self._row(found) if found else None
+                claim = _decide(row, owner, now, token_alive)
+                if claim.kind in ("new", "recovered"):
+                    self._take(conn, provider, spec, owner, now + lease_s, insert=row is None)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return claim
+
+    def _take(self, conn: sqlite3.Connection, provider: str, spec: JobSpec, owner: str,
+              lease_until: float, *, insert: bool) -> None:
+        now = _now()
+        if insert:
+            conn.execute(
+                "INSERT INTO jobs (client_ref, provider, job_id, spec_json, status, created_at,"
+                " updated_at, spec_hash, base_model, owner, lease_until)"
+                " VALUES (?, ?, NULL, ?, 'creating', ?, ?, ?, ?, ?, ?)",
+                (spec.client_ref, provider, spec.model_dump_json(serialize_as_any=True), now, now,
+                 spec.spec_hash(), spec.base_model, owner, lease_until),
+            )
+            return
+        # A recovered row keeps its status: "sending"/"unknown" still mean "may have been sent".
+        conn.execute(
+            "UPDATE jobs SET owner = ?, lease_until = ?, updated_at = ?,"
+            " status = CASE WHEN status = 'create_failed' THEN 'creating' ELSE status END,"
+            " error = CASE WHEN status = 'create_failed' THEN NULL ELSE error END"
+            " WHERE client_ref = ? AND job_id IS NULL",
+            (owner, lease_until, now, spec.client_ref),
+        )
+
+    def set_state(self, client_ref: str, status: str, *, error: str | None = None,
+                  release: bool = False) -> None:
+        """Move a pending row to ``status`` (one of PENDING_STATES); ``release`` drops the owner."""
+        assert status in PENDING_STATES, status
+        owner_sql = ", owner = NULL, lease_until = NULL" if release else ""
+        with self._connect() as conn:
+            conn.execute(
+                f"UPDATE jobs SET status = ?, error = ?, updated_at = ?{owner_sql}"
+                " WHERE client_ref = ? AND job_id IS NULL",
+                (status, error, _now(), client_ref),
+            )
+
+    def pending(self, *, provider: str | None = None) -> list[LedgerRow]:
+        """Rows with no vendor id (newest first): what ``finetune reconcile`` looks at."""
+        return [r for r in self.list(provider=provider) if r.pending]
 
     def get(self, client_ref: str) -> LedgerRow | None:
         """The row for one intent."""
@@ -219,3 +318,38 @@ class Ledger:
         return LedgerRow(
             **{f: (row[f] if f in keys else None) for f in LedgerRow.__dataclass_fields__}
         )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of ``Ledger.claim``.
+
+    kind: ``new`` (ours, nothing was sent before), ``recovered`` (ours, taken from an owner that
+    died; ``maybe_sent`` says whether its create may have left), ``attached`` (the row has a
+    vendor id), ``busy`` (a live owner is creating it now), ``in_doubt`` (a create was sent and no
+    lookup could tell whether the job exists: reconcile first).
+    """
+
+    kind: str
+    row: LedgerRow | None = None
+    maybe_sent: bool = False
+
+
+def _decide(row: LedgerRow | None, owner: str, now: float, alive: Any) -> Claim:
+    if row is None:
+        return Claim("new")
+    if row.job_id:
+        return Claim("attached", row)
+    if row.owner and row.owner != owner:
+        living = alive(row.owner)
+        if living is None:  # another host: trust its lease
+            living = row.lease_until is not None and row.lease_until > now
+        if living:
+            return Claim("busy", row)
+    if row.status == "create_failed":
+        return Claim("recovered", row, maybe_sent=False)
+    if row.status == "unknown" and not row.owner:
+        return Claim("in_doubt", row, maybe_sent=True)
+    # "creating" was never sent; "sending" (or a pre-v3 row with no owner) may have been.
+    never_sent = row.status == "creating" and row.owner is not None
+    return Claim("recovered", row, maybe_sent=not never_sent)

@@ -3,9 +3,10 @@
 Rules, in one place:
 - idempotent calls (GET, DELETE, creates with a client-chosen id) are retried on connect errors,
   timeouts, 408/429/5xx;
-- a non-idempotent create is retried only when it surely never arrived (connect error) or on 429;
-  after an ambiguous failure (timeout, 5xx) the caller must look the job up by client_ref first
-  (see ``lifecycle.create_job``), never blindly resend: that is how paid jobs get duplicated.
+- a non-idempotent create is retried only when it surely never arrived or was refused before any
+  work (connect error, 408, 429, 503); after an ambiguous failure (read timeout, 500/502/504, a
+  garbled 2xx) ``lifecycle.create_job`` looks the job up over ``lookup_window`` and never resends:
+  that is how paid jobs get duplicated.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     """A server's Retry-After is honoured up to this many seconds."""
     retry_statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+    lookup_window: float = 15.0
+    """After an ambiguous create, keep looking the job up for about this many seconds (vendors
+    may list a new job a few seconds late) before declaring the outcome unknown."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def is_retryable(self, exc: BaseException, *, idempotent: bool) -> bool:
@@ -104,11 +108,18 @@ class RetryPolicy:
 
     def with_sleep(self, sleep: Callable[[float], None]) -> RetryPolicy:
         """A copy that sleeps with ``sleep`` (tests pass a recorder)."""
-        return RetryPolicy(
-            max_attempts=self.max_attempts,
-            initial_delay=self.initial_delay,
-            max_delay=self.max_delay,
-            max_retry_after=self.max_retry_after,
-            retry_statuses=self.retry_statuses,
-            sleep=sleep,
-        )
+        import dataclasses
+
+        return dataclasses.replace(self, sleep=sleep)
+
+    def lookup_delays(self) -> list[float]:
+        """Pauses before each lookup after an ambiguous create: 0, 0.5, 1, 2, ... within the
+        window. A fixed list, not a clock, so a test's recording ``sleep`` ends it too."""
+        delays, total, step = [0.0], 0.0, 0.5
+        while total + step <= self.lookup_window:
+            delays.append(step)
+            total += step
+            step = min(step * 2, self.max_delay)
+        if self.lookup_window - total > 0.05:
+            delays.append(self.lookup_window - total)  # the last look at the window's end
+        return delays
