@@ -110,10 +110,13 @@ class AsyncJobs:
         poll_interval: float | None = None,
         on_update: Callable[[Job], None] | None = None,
         progress: bool | None = None,
+        new: bool = False,
+        validate: bool = True,
         **fields: Any,
     ) -> Job:
-        """Create, wait, and raise unless the job succeeded."""
-        job = await self.create(spec, **fields)
+        """Create (once per intent, see ``Client.jobs.create``), wait, and raise unless the job
+        succeeded."""
+        job = await self.create(spec, new=new, validate=validate, **fields)
         final = await self.wait(
             job, timeout=timeout, poll_interval=poll_interval, on_update=on_update,
             progress=progress,

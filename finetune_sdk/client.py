@@ -14,12 +14,13 @@ can reattach with ``Client.for_job(job_id)`` or ``finetune wait <id>``. The awai
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from . import lifecycle
-from .errors import ConfigurationError, JobError, LedgerError
+from .errors import ConfigurationError, DatasetValidationError, JobError, LedgerError
 from .ledger import Ledger
 from .provider import Provider
 from .registry import create_provider
@@ -36,6 +37,8 @@ from .types import (
 )
 
 __all__ = ["Client"]
+
+logger = logging.getLogger("finetune_sdk")
 
 LedgerArg = Ledger | str | Path | Literal[False] | None
 
@@ -85,20 +88,41 @@ class Jobs:
             self._client.ledger.update(job)
         return job
 
-    def create(self, spec: JobSpec | None = None, **fields: Any) -> Job:
-        """Preflight, upload local files, then create the job at most once (see lifecycle)."""
-        spec = _as_spec(spec, fields)
+    def create(
+        self, spec: JobSpec | None = None, *, new: bool = False, validate: bool = True,
+        **fields: Any,
+    ) -> Job:
+        """Create the job for this intent at most once, and return it.
+
+        The intent key (``client_ref``) is derived from what is asked (provider, base model, the
+        data's content, method, hyperparameters, output name, options) unless given, so running
+        the same call again attaches to the job it already started: nothing is uploaded or paid
+        twice. ``new=True`` asks for a deliberate second job. Local files are validated with
+        the provider's rules first (``validate=False`` skips it), then preflight and the budget
+        check run, and the uploads happen only once the intent is ours (see lifecycle).
+        """
+        from .intent import with_intent_key
+
+        spec = with_intent_key(self._provider.name, _as_spec(spec, fields), new=new)
         ledger = self._client.ledger
         if ledger is not None:
             row = ledger.get(spec.client_ref)
             if row is not None and row.job_id:
+                logger.info("intent %s already has job %s: attaching", spec.client_ref,
+                            row.job_id)
                 return self.get(row.job_id)
         self._provider.preflight(spec)
+        if validate:
+            self._validate_local_files(spec)
         if spec.max_usd is not None:
             from .cost import enforce_budget
 
             local = spec.training_file if isinstance(spec.training_file, (str, Path)) else None
             enforce_budget(spec, self._provider.name, Path(local) if local else None)
+        return self._record(lifecycle.create_job(
+            self._provider, spec, ledger=ledger, prepare=self._upload_local_files))
+
+    def _upload_local_files(self, spec: JobSpec) -> JobSpec:
         updates: dict[str, Any] = {}
         for name, purpose in (("training_file", "train"), ("validation_file", "validation")):
             value = getattr(spec, name)
@@ -106,9 +130,28 @@ class Jobs:
                 updates[name] = self._client.datasets.upload(
                     value, purpose=purpose, allow_sensitive=spec.allow_sensitive
                 )
-        if updates:
-            spec = spec.model_copy(update=updates)
-        return lifecycle.create_job(self._provider, spec, ledger=ledger)
+        return spec.model_copy(update=updates) if updates else spec
+
+    def _validate_local_files(self, spec: JobSpec) -> None:
+        """Refuse data ``finetune validate -p <provider>`` would refuse, before any upload."""
+        from .data.validate import validate_file
+
+        train = spec.training_file
+        if not isinstance(train, (str, Path)):
+            return
+        extra = spec.validation_file
+        report = validate_file(
+            train, provider=self._provider.name, base_model=spec.base_model,
+            validation_path=extra if isinstance(extra, (str, Path)) else None,
+        )
+        if not report.ok:
+            errors = report.errors
+            shown = "; ".join(str(f) for f in errors[:3])
+            more = f" (+{report.error_count - 3} more)" if report.error_count > 3 else ""
+            raise DatasetValidationError(
+                f"{report.error_count} error(s) in the data, nothing was uploaded: {shown}{more}."
+                f" Fix them (`finetune validate {train} -p {self._provider.name}`) or pass"
+                " validate=False", errors, file=str(train))
 
     def get(self, job_id: str) -> Job:
         """The job now (and the ledger row refreshed)."""
@@ -186,10 +229,13 @@ class Jobs:
         poll_interval: float | None = None,
         on_update: Callable[[Job], None] | None = None,
         progress: bool | None = None,
+        new: bool = False,
+        validate: bool = True,
         **fields: Any,
     ) -> Job:
-        """Create, wait, and raise JobFailedError / JobCancelledError unless it succeeded."""
-        job = self.create(spec, **fields)
+        """Create (see ``create``), wait, and raise JobFailedError / JobCancelledError unless it
+        succeeded. Run again after a crash, it attaches to the job the first run started."""
+        job = self.create(spec, new=new, validate=validate, **fields)
         final = self.wait(
             job, timeout=timeout, poll_interval=poll_interval, on_update=on_update,
             progress=progress,
@@ -286,8 +332,10 @@ def _as_spec(spec: JobSpec | None, fields: dict[str, Any]) -> JobSpec:
 
     if spec is not None and not fields:
         return spec
+    # Only the fields the caller set travel: a copied default client_ref would look chosen.
+    given = {k: getattr(spec, k) for k in spec.model_fields_set} if spec is not None else {}
     try:
-        return JobSpec(**({**dict(spec), **fields} if spec is not None else fields))
+        return JobSpec(**{**given, **fields})
     except ValidationError as exc:
         from .types import Hyperparameters, describe_validation_error
 

@@ -26,7 +26,9 @@ from typing import Any
 from .errors import LedgerError
 from .types import Job, JobFailure, JobSpec, JobStatus
 
-__all__ = ["Claim", "Ledger", "LedgerRow", "PENDING_STATES", "SCHEMA_VERSION", "default_ledger_path"]
+__all__ = [
+    "Claim", "Ledger", "LedgerRow", "PENDING_STATES", "SCHEMA_VERSION", "default_ledger_path",
+]
 
 SCHEMA_VERSION = 3
 

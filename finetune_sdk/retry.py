@@ -4,9 +4,9 @@ Rules, in one place:
 - idempotent calls (GET, DELETE, creates with a client-chosen id) are retried on connect errors,
   timeouts, 408/429/5xx;
 - a non-idempotent create is retried only when it surely never arrived or was refused before any
-  work (connect error, 408, 429, 503); after an ambiguous failure (read timeout, 500/502/504, a
-  garbled 2xx) ``lifecycle.create_job`` looks the job up over ``lookup_window`` and never resends:
-  that is how paid jobs get duplicated.
+  work (connect error, 408, 429; a 503 after one lookup); after an ambiguous failure (read
+  timeout, 500/502/504, a garbled 2xx) ``lifecycle.create_job`` looks the job up over
+  ``lookup_window`` and never resends: that is how paid jobs get duplicated.
 """
 
 from __future__ import annotations

@@ -188,8 +188,11 @@ def test_the_fake_provider_reads_the_data_like_a_real_one(tmp_path) -> None:
     rows = tmp_path / "export.csv"
     rows.write_text("user,assistant\nhi,hello\n")
     client = Client("fake", ledger=False)
-    with pytest.raises(DatasetError, match="cannot tell the format.*line 1 is not JSON"):
+    refused = r"nothing was uploaded: .*export.csv:1: error \[invalid_json\]"
+    with pytest.raises(DatasetError, match=refused):
         client.jobs.create(base_model="b", training_file=rows)
+    with pytest.raises(DatasetError, match="cannot tell the format.*line 1 is not JSON"):
+        client.jobs.create(base_model="b", training_file=rows, validate=False)
     broken = tmp_path / "broken.jsonl"
     good = '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}'
     broken.write_text(f"{good}\n{good}\n{{oops\n")

@@ -11,8 +11,11 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from finetune_sdk import Client
+from finetune_sdk.errors import CreateOutcomeUnknownError
 from finetune_sdk.ledger import SCHEMA_VERSION, Ledger
 from finetune_sdk.providers.fake import FakeProvider
+from finetune_sdk.reconcile import reconcile
+from finetune_sdk.retry import RetryPolicy
 from finetune_sdk.types import DatasetRef, Job, JobSpec, JobStatus
 
 CRASHING_CREATE = textwrap.dedent(
@@ -56,10 +59,20 @@ def test_killed_between_intent_and_id_reattaches_without_duplicate(tmp_path, whe
     assert proc.returncode == 9, proc.stderr
     ledger = Ledger(ledger_path)
     row = ledger.get(ref)
-    assert row is not None and row.job_id is None and row.status == "creating"
+    # the row says the create was in flight, so no rerun may send it blind
+    assert row is not None and row.job_id is None and row.status == "sending"
 
-    provider = FakeProvider(root=root)
-    job = Client(provider, ledger=ledger).jobs.create(_spec(ref))
+    provider = FakeProvider(root=root, retry=RetryPolicy(sleep=lambda s: None))
+    if when == "after-send":
+        job = Client(provider, ledger=ledger).jobs.create(_spec(ref))
+    else:
+        # nothing reached the vendor, but no client can know that: stop, then reconcile
+        with pytest.raises(CreateOutcomeUnknownError, match="finetune reconcile"):
+            Client(provider, ledger=ledger).jobs.create(_spec(ref))
+        assert provider.control.job_count() == 0
+        [settled] = reconcile(ledger, lambda name: provider, settle_after=0)
+        assert settled.outcome == "not_created"
+        job = Client(provider, ledger=ledger).jobs.create(_spec(ref))
     assert provider.control.job_count() == 1
     assert ledger.get(ref).job_id == job.id
     again = Client(provider, ledger=ledger).jobs.create(_spec(ref))
@@ -76,7 +89,7 @@ def test_intent_row_is_written_before_the_create_is_sent(tmp_path) -> None:
             return super().create_job(spec)
 
     Client(Spy(root=tmp_path / "f"), ledger=ledger).jobs.create(_spec("spy-ref"))
-    assert seen_rows[0] is not None and seen_rows[0].status == "creating"
+    assert seen_rows[0] is not None and seen_rows[0].status == "sending"
     assert seen_rows[0].job_id is None
 
 

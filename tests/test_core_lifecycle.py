@@ -6,6 +6,7 @@ import pytest
 
 from finetune_sdk.errors import (
     APIConnectionError,
+    APIStatusError,
     BadRequestError,
     JobFailedError,
     WaitTimeoutError,
@@ -48,11 +49,68 @@ def test_garbled_answer_after_processing_finds_the_job_instead_of_resending(fake
     assert job.client_ref == spec.client_ref
 
 
-def test_5xx_before_processing_looks_up_then_resends_once(fake, sleeps) -> None:
+def test_500_is_ambiguous_so_the_create_is_looked_up_over_the_window_and_never_resent(
+        fake, sleeps, tmp_path) -> None:
+    """A 500 may come after the vendor made the job: resending it could pay twice."""
+    from finetune_sdk.errors import CreateOutcomeUnknownError
+    from finetune_sdk.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "l.sqlite3")
     fake.control.fail_next(500, match="^POST /jobs$")
+    spec = _spec()
+    with pytest.raises(CreateOutcomeUnknownError, match="finetune reconcile") as info:
+        create_job(fake, spec, ledger=ledger)
+    assert fake.control.job_count() == 0
+    assert info.value.client_ref == spec.client_ref
+    # the lookups were spread over the policy's window, not one immediate look
+    assert sum(sleeps) == pytest.approx(fake.retry.lookup_window, abs=0.01)
+    row = ledger.get(spec.client_ref)
+    assert row.status == "unknown" and row.job_id is None and row.owner is None
+    # calling again does not send either: the intent stays in doubt until reconciled
+    with pytest.raises(CreateOutcomeUnknownError):
+        create_job(fake, spec, ledger=ledger)
+    assert fake.control.job_count() == 0
+
+
+def test_500_without_a_ledger_raises_the_500_after_the_lookups(fake) -> None:
+    fake.control.fail_next(500, match="^POST /jobs$")
+    with pytest.raises(APIStatusError):
+        create_job(fake, _spec())
+    assert fake.control.job_count() == 0
+
+
+def test_a_job_that_becomes_visible_late_is_found_by_a_later_lookup(fake, sleeps) -> None:
+    """The vendor made the job but lists it a few seconds late: the window finds it."""
+    spec = _spec()
+    real_find = fake.find_job
+    looks: list[str] = []
+
+    def late_find(ref: str):
+        looks.append(ref)
+        return real_find(ref) if len(looks) >= 3 else None
+
+    fake.find_job = late_find  # type: ignore[method-assign]
+    fake.control.fail_next(timeout=True, after_processing=True, match="^POST /jobs$")
+    job = create_job(fake, spec)
+    assert job.client_ref == spec.client_ref and len(looks) == 3
+    assert fake.control.job_count() == 1
+
+
+@pytest.mark.parametrize("status", [503, 429, 408])
+def test_refused_before_any_work_is_sent_again(fake, sleeps, status) -> None:
+    fake.control.fail_next(status, match="^POST /jobs$")
     create_job(fake, _spec())
     assert fake.control.job_count() == 1
     assert len(sleeps) == 1
+
+
+def test_client_chosen_ids_make_an_ambiguous_create_safe_to_resend(fake, sleeps) -> None:
+    """Where the vendor dedupes by our id (Fireworks), a 500 is simply sent again."""
+    caps = fake.capabilities.model_copy(update={"client_chosen_ids": True})
+    fake.capabilities = caps  # type: ignore[misc]
+    fake.control.fail_next(500, match="^POST /jobs$")
+    create_job(fake, _spec())
+    assert fake.control.job_count() == 1 and len(sleeps) == 1
 
 
 def test_connect_error_is_retried(fake) -> None:

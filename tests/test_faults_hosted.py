@@ -8,6 +8,8 @@ killed-process cells are in test_faults_loopback.py; the table is docs/reliabili
 
 from __future__ import annotations
 
+import uuid
+
 import httpx2
 import pytest
 from faults_support import VENDORS, after_processing, make_rig, write_train
@@ -52,7 +54,9 @@ def spec(rig, client, tmp_path):
     """A spec whose training file is already uploaded (faults aim at the job calls)."""
     ref = client.datasets.upload(write_train(tmp_path / "train.jsonl"))
     rig.sleeps.clear()
-    return JobSpec(base_model=rig.base_model, training_file=ref)
+    # An explicit intent key, so the assertions can name the row (derived keys: test_intent_*).
+    return JobSpec(base_model=rig.base_model, training_file=ref,
+                   client_ref=f"faults-{uuid.uuid4().hex[:12]}")
 
 
 def started(rig, client, spec):
@@ -70,10 +74,12 @@ def assert_one_job_recorded(rig, client, spec, job):
 
 
 def assert_intent_kept(rig, client, spec):
-    """Gave up: no job, and the intent row is still there for a later run to reattach."""
+    """Gave up on a create that surely never arrived: no job, and the row says a later run
+    may send the intent again."""
     assert rig.mock.job_count() == 0
     row = client.ledger.get(spec.client_ref)
-    assert row is not None and row.job_id is None and row.status == "creating"
+    assert row is not None and row.job_id is None and row.status == "create_failed"
+    assert row.owner is None
 
 
 # -- connect error before send ------------------------------------------------------------
@@ -156,12 +162,38 @@ def test_5xx_on_reads_is_retried(rig, client, spec):
     assert len(rig.sleeps) == 3
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_5xx_on_create_before_processing_makes_one_job(rig, client, spec, status):
-    rig.mock.fail_next(status, match=rig.create)
+def test_503_on_create_was_refused_before_any_work_so_it_is_sent_again(rig, client, spec):
+    rig.mock.fail_next(503, match=rig.create)
     job = client.jobs.create(spec)
     assert_one_job_recorded(rig, client, spec, job)
-    assert rig.creates() == 2  # looked up (or re-sent with the same id), then sent once more
+    assert rig.creates() == 2
+
+
+@pytest.mark.parametrize("status", [500, 502])
+def test_500_or_502_on_create_is_never_resent_blind(rig, client, spec, status):
+    """The vendor may have made the job before failing: resend only where it dedupes (a
+    client-chosen id); elsewhere look it up over the window, then stop and say so."""
+    from finetune_sdk.errors import CreateOutcomeUnknownError
+    from finetune_sdk.reconcile import reconcile
+
+    rig.mock.fail_next(status, match=rig.create)
+    if client.provider.capabilities.client_chosen_ids:
+        job = client.jobs.create(spec)
+        assert_one_job_recorded(rig, client, spec, job)
+        assert rig.creates() == 2
+        return
+    with pytest.raises(CreateOutcomeUnknownError, match="finetune reconcile"):
+        client.jobs.create(spec)
+    assert rig.creates() == 1 and rig.mock.job_count() == 0
+    assert client.ledger.get(spec.client_ref).status == "unknown"
+    with pytest.raises(CreateOutcomeUnknownError):  # a rerun alone still sends nothing
+        client.jobs.create(spec)
+    assert rig.creates() == 1
+    [settled] = reconcile(client.ledger, lambda name: client.provider, settle_after=0)
+    assert settled.outcome == "not_created"
+    job = client.jobs.create(spec)
+    assert_one_job_recorded(rig, client, spec, job)
+    assert rig.creates() == 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -10,6 +10,7 @@ and the ledger one row. Table: docs/reliability.md.
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from faults_support import (
@@ -67,7 +68,8 @@ def spec(rig, served, tmp_path):
     ref = provider.upload_dataset(write_train(tmp_path / "train.jsonl"))
     provider.close()
     rig.sleeps.clear()
-    return JobSpec(base_model=rig.base_model, training_file=ref)
+    return JobSpec(base_model=rig.base_model, training_file=ref,
+                   client_ref=f"loopback-{uuid.uuid4().hex[:12]}")
 
 
 def fresh_client(rig, url, **overrides):
@@ -102,7 +104,7 @@ def test_connection_refused_before_send_then_a_rerun_creates_once(rig, served, t
     uploader = rig.provider(served)
     ref = uploader.upload_dataset(write_train(tmp_path / "train.jsonl"))
     uploader.close()
-    spec = JobSpec(base_model=rig.base_model, training_file=ref)
+    spec = JobSpec(base_model=rig.base_model, training_file=ref, client_ref="refused-once")
     rig.sleeps.clear()
     with fresh_client(rig, dead) as client, pytest.raises(APIConnectionError) as info:
         client.jobs.create(spec)

@@ -395,13 +395,26 @@ def test_a_create_that_never_connected_is_sent_again(provider, mock, train, slee
 
 
 @pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning")
-def test_a_5xx_on_create_looks_up_before_resending(provider, mock, train):
+def test_a_502_on_create_is_looked_up_over_the_window_and_never_resent(provider, mock, train):
+    """A 502 may hide a created job: look it up (several times), never send it again."""
+    from finetune_sdk.errors import APIStatusError
+
     spec = spec_for(provider.upload_dataset(train))
     mock.fail_next(502, match=r"^POST /v1/fine_tuning/jobs$")
+    with pytest.raises(APIStatusError):
+        create_job(provider, spec)
+    assert mock.job_count() == 0 and len(mock.requests_to("POST", r"^/v1/fine_tuning/jobs$")) == 1
+    lookups = mock.requests_to("GET", r"^/v1/fine_tuning/jobs$")
+    assert len(lookups) == len(provider.retry.lookup_delays()) > 1
+    assert lookups[0].url.params["metadata[ftsdk_client_ref]"] == spec.client_ref
+
+
+@pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning")
+def test_a_503_on_create_was_refused_before_any_work_so_it_is_sent_again(provider, mock, train):
+    spec = spec_for(provider.upload_dataset(train))
+    mock.fail_next(503, match=r"^POST /v1/fine_tuning/jobs$")
     job = create_job(provider, spec)
     assert mock.job_count() == 1 and job.client_ref == spec.client_ref
-    lookups = mock.requests_to("GET", r"^/v1/fine_tuning/jobs$")
-    assert lookups and lookups[0].url.params["metadata[ftsdk_client_ref]"] == spec.client_ref
 
 
 def test_running_job_progress_comes_from_metrics_events(provider, mock, train):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ class Fault:
     """With timeout: let the server act on the request first (the create *did* arrive)."""
     malformed: bool = False
     """Answer 200 with a body that is not JSON."""
+    delay: float = 0.0
+    """Act on the request (and answer) only this many seconds after it arrived: over
+    ``serve()`` a create that lands after the client's read timeout (a slow vendor)."""
 
 
 class MockServer:
@@ -85,11 +89,18 @@ class MockServer:
         timeout: bool = False,
         after_processing: bool = False,
         malformed: bool = False,
+        delay: float = 0.0,
     ) -> None:
-        """Make the next ``times`` matching requests fail this way."""
-        fault = Fault(status, retry_after, body, match, timeout, after_processing, malformed)
+        """Make the next ``times`` matching requests fail this way (``status=None`` with a
+        ``delay``: answer normally, only late)."""
+        fault = Fault(status, retry_after, body, match, timeout, after_processing, malformed,
+                      delay)
         with self.lock:
             self.faults.extend([fault] * times)
+
+    def slow_next(self, delay: float, *, match: str | None = None, times: int = 1) -> None:
+        """Process the next ``times`` matching requests ``delay`` seconds late, then answer."""
+        self.fail_next(None, delay=delay, match=match, times=times)
 
     def _take_fault(self, request: httpx2.Request) -> Fault | None:
         key = f"{request.method} {request.url.path}"
@@ -106,6 +117,8 @@ class MockServer:
         with self.lock:
             self.requests.append(request)
         fault = self._take_fault(request)
+        if fault and fault.delay:
+            time.sleep(fault.delay)  # outside the lock: other requests are served meanwhile
         if fault and fault.timeout:
             if fault.after_processing:
                 self._dispatch(request)
