@@ -280,7 +280,7 @@ def test_unknown_job_id(command) -> None:
 def test_wait_timeout_says_how_to_follow_again() -> None:
     job_id = _create(auto_advance=False)
     code, out = run("wait", job_id, "--timeout", "0.2", "--poll-interval", "0.05")
-    assert code == 1 and "timed out" in out and f"finetune wait {job_id}" in out, out
+    assert code == 4 and "timed out" in out and f"finetune wait {job_id}" in out, out
 
 
 @pytest.mark.parametrize("command", ["pause", "resume"])

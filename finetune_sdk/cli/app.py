@@ -1,8 +1,9 @@
 """The shared Typer app, console and error handling that every CLI command module uses.
 
-Exit codes: 0 ok, 1 the job failed or was cancelled, 2 usage or input error (bad file, bad
-flag, missing key), 3 an API or network error, 130 interrupted (Ctrl-C). Errors print one clear
-line, never a traceback: a bug we did not foresee prints its type and message and exits 1
+Exit codes (``EXIT_CODES``): 0 ok, 1 the job failed or was cancelled, 2 usage or input error (bad
+file, bad flag, missing key), 3 an API or network error, 4 ``finetune wait`` gave up waiting
+(``--timeout``; the job keeps running), 130 interrupted (Ctrl-C). Errors print one clear line,
+never a traceback: a bug we did not foresee prints its type and message and exits 1
 (``FINETUNE_DEBUG=1`` shows the traceback).
 """
 
@@ -34,15 +35,30 @@ from ..errors import (
     WaitTimeoutError,
 )
 
-__all__ = ["EXIT_API", "EXIT_INTERRUPTED", "EXIT_JOB", "EXIT_OK", "EXIT_USAGE", "app", "console",
-           "err_console", "fail", "friendly_errors", "input_file", "output_path", "print_json"]
+__all__ = ["EXIT_API", "EXIT_CODES", "EXIT_CODES_HELP", "EXIT_INTERRUPTED", "EXIT_JOB", "EXIT_OK",
+           "EXIT_TIMEOUT", "EXIT_USAGE", "app", "console", "err_console", "fail", "friendly_errors",
+           "input_file", "output_path", "print_json"]
 
 EXIT_OK, EXIT_JOB, EXIT_USAGE, EXIT_API = 0, 1, 2, 3
+# A wait that gave up is not a failed job: scripts must be able to tell "still running" apart.
+EXIT_TIMEOUT = 4
 EXIT_INTERRUPTED = 130  # what shells report for a process ended by SIGINT
+
+EXIT_CODES = {
+    EXIT_OK: "ok",
+    EXIT_JOB: "the job failed or was cancelled (or an unforeseen bug)",
+    EXIT_USAGE: "usage or input error (bad file, bad flag, missing key)",
+    EXIT_API: "API or network error",
+    EXIT_TIMEOUT: "gave up waiting (wait --timeout; the job keeps running)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+"""Every exit code of ``finetune``, for --help and docs/cli.md."""
+EXIT_CODES_HELP = "Exit codes: " + ", ".join(f"{c} {m}" for c, m in EXIT_CODES.items()) + "."
 
 app = typer.Typer(
     name="finetune",
     help="Fine-tune chat models on OpenAI, Fireworks, Vertex Gemini, Hugging Face or your own GPU.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -62,7 +78,7 @@ def _exit_code(exc: FinetuneError) -> int:
     if isinstance(exc, JobError):
         return EXIT_JOB
     if isinstance(exc, WaitTimeoutError):
-        return EXIT_JOB
+        return EXIT_TIMEOUT
     if isinstance(exc, APIError):
         return EXIT_API
     if isinstance(exc, (ConfigurationError, DatasetError, UnsupportedFeatureError, ValueError)):

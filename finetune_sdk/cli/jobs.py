@@ -1,7 +1,9 @@
 """Job commands: providers, list, status, wait, cancel, events, metrics, model.
 
 A job id alone is enough: the ledger knows which provider ran it (pass ``--provider`` for jobs
-started elsewhere).
+started elsewhere). ``follow`` is the one way a command waits: a live bar on a terminal, plain
+lines in CI and container logs, and exit 4 (not 1) when ``--timeout`` gives up on a job that is
+still running.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from .app import (
@@ -21,6 +24,7 @@ from .app import (
     EXIT_INTERRUPTED,
     EXIT_JOB,
     EXIT_OK,
+    EXIT_TIMEOUT,
     command,
     console,
     fail,
@@ -60,6 +64,24 @@ def interrupted(job_id: str) -> None:
     fail(f"interrupted: stopped waiting, job {job_id} itself was not cancelled. Follow it again"
          f" with `finetune wait {job_id}`, stop it with `finetune cancel {job_id}`",
          EXIT_INTERRUPTED)
+
+
+def follow(client: Any, job_id: str, *, as_json: bool, timeout: float | None = None,
+           poll_interval: float | None = None) -> Any:
+    """``client.jobs.wait`` with the right progress: a rich bar on a terminal, plain lines on a
+    non-terminal stderr (CI, docker logs), nothing with ``--json`` (stdout stays one document)."""
+    import sys
+
+    from ..progress import plain_progress
+
+    if as_json:
+        return client.jobs.wait(job_id, timeout=timeout, poll_interval=poll_interval,
+                                progress=False)
+    if sys.stderr.isatty():
+        return client.jobs.wait(job_id, timeout=timeout, poll_interval=poll_interval,
+                                progress=True)
+    return client.jobs.wait(job_id, timeout=timeout, poll_interval=poll_interval,
+                            progress=False, on_update=plain_progress(job_id))
 
 
 def _job_table(job: Any) -> Table:
@@ -120,30 +142,73 @@ def providers_command(as_json: JsonOpt = False) -> None:
                   highlight=False, markup=False)
 
 
+def _pending_label(row: Any) -> str:
+    # No vendor id yet: the create is under way, in doubt or refused; reconcile settles it.
+    return f"(none: {row.status} — run finetune reconcile)"
+
+
+def _is_pending(entry: Any) -> bool:
+    from ..ledger import LedgerRow
+
+    return isinstance(entry, LedgerRow)
+
+
+def _pending_json(row: Any) -> dict[str, Any]:
+    return {"id": None, "provider": row.provider, "status": row.status, "pending": True,
+            "client_ref": row.client_ref, "base_model": row.base_model, "error": row.error,
+            "created_at": row.created_at}
+
+
 @command("list")
 def list_command(
     provider: ProviderOpt = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many jobs.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """List jobs: from the ledger (every provider), or live from one --provider."""
+    """List jobs: from the ledger (every provider), or live from one --provider. Intents with no
+    vendor job id yet (a create in flight, in doubt or refused) are listed too, flagged."""
     from ..client import Client
     from ..ledger import Ledger
 
+    # Each entry is a Job (has a vendor id) or a LedgerRow (pending: no vendor id).
+    entries: list[Any]
     if provider:
-        jobs = list(Client(provider).jobs.list(limit=limit))
+        client = Client(provider)
+        entries = list(client.jobs.list(limit=limit))
+        if client.ledger is not None:
+            entries += client.ledger.pending(provider=client.provider.name)[:limit]
     else:
-        jobs = [row.to_job() for row in Ledger().list(limit=limit) if row.job_id]
+        entries = [row if row.pending else row.to_job() for row in Ledger().list(limit=limit)]
     if as_json:
-        print_json([j.model_dump(mode="json", exclude={"provider_details"}) for j in jobs])
+        print_json([_pending_json(e) if _is_pending(e) else
+                    e.model_dump(mode="json", exclude={"provider_details"}) for e in entries])
         return
-    table = Table(title="jobs" if provider else "jobs (ledger)")
+    title = "jobs" if provider else "jobs (ledger)"
+    rows = [_list_row(e) for e in entries]
+    table = Table(title=title)
     for column in ("job", "provider", "status", "base model", "model"):
-        table.add_column(column)
-    for job in jobs:
-        table.add_row(*(escape(v) for v in (job.id, job.provider, job.status.value,
-                                            job.base_model or "", job.output_model or "")))
-    console.print(table)
+        table.add_column(column, no_wrap=column == "job")
+    for row in rows:
+        table.add_row(*(escape(v) for v in row))
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    # Too wide for this terminal: a table would cut or fold the job id, the one cell every
+    # other command takes. Plain lines keep each id whole (the terminal wraps the rest).
+    console.print(title, highlight=False, markup=False)
+    for row in rows:
+        console.print("  ".join(v or "-" for v in row), highlight=False, markup=False,
+                      soft_wrap=True)
+
+
+def _list_row(entry: Any) -> tuple[str, str, str, str, str]:
+    if _is_pending(entry):
+        note = f"intent {entry.client_ref}" + (f"; {entry.error}" if entry.error else "")
+        return (_pending_label(entry), entry.provider, entry.status, entry.base_model or "",
+                note)
+    return (entry.id, entry.provider, entry.status.value, entry.base_model or "",
+            entry.output_model or "")
 
 
 @command("status")
@@ -162,12 +227,12 @@ def wait_command(
     job_id: str,
     provider: ProviderOpt = None,
     timeout: Annotated[float | None, typer.Option(
-        min=0, help="Give up after this many seconds.")] = None,
+        min=0, help="Give up after this many seconds (exit 4; the job keeps running).")] = None,
     poll_interval: Annotated[float | None, typer.Option(
         min=0, help="Seconds between polls.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled."""  # noqa: E501 - one line in --help
+    """Wait for a job to finish (reattaches from any shell). Exit 1 if it failed or was cancelled, 4 on --timeout."""  # noqa: E501 - one line in --help
     from ..errors import WaitTimeoutError
 
     try:
@@ -176,13 +241,13 @@ def wait_command(
             typer.echo(f"waiting for {job_id} (Ctrl-C stops waiting; the job keeps running)",
                        err=True)
         with job_lookup(job_id, provider):
-            job = client.jobs.wait(job_id, timeout=timeout, poll_interval=poll_interval,
-                                   progress=None if not as_json else False)
+            job = follow(client, job_id, as_json=as_json, timeout=timeout,
+                         poll_interval=poll_interval)
     except KeyboardInterrupt:
         interrupted(job_id)
     except WaitTimeoutError as exc:
         fail(f"{exc}; the job keeps running: `finetune wait {job_id}` follows it again",
-             EXIT_JOB)
+             EXIT_TIMEOUT)
     if as_json:
         print_json(job.model_dump(mode="json", exclude={"provider_details"}))
     else:
