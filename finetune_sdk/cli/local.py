@@ -11,9 +11,26 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from .app import EXIT_JOB, command, console, fail, input_file, output_path, print_json
+from ._train_flags import (
+    existing_intent,
+    merge_options,
+    parse_options,
+    parse_target_modules,
+    report_intent,
+    resolve_method,
+)
+from .app import (
+    EXIT_JOB,
+    command,
+    console,
+    err_console,
+    fail,
+    input_file,
+    output_path,
+    print_json,
+)
 from .evals import check_local_folder, check_max_usd, report_table
-from .jobs import interrupted, job_lookup
+from .jobs import follow, interrupted, job_lookup
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -24,7 +41,7 @@ def _hyperparameters(**values: Any) -> dict[str, Any]:
 
 def _wait(client: Any, job_id: str, as_json: bool) -> Any:
     try:
-        return client.jobs.wait(job_id, progress=None if not as_json else False)
+        return follow(client, job_id, as_json=as_json)
     except KeyboardInterrupt:
         interrupted(job_id)
 
@@ -34,16 +51,32 @@ def train_command(
     file: Annotated[Path, typer.Argument(help="Training JSONL (chat, prompt/completion, ...).")],
     base_model: Annotated[str, typer.Option(
         "--base-model", "-m", help="Model to fine-tune: a Hub id, a local folder, or 'tiny'.")],
-    provider: Annotated[str, typer.Option("--provider", "-p", help="Provider name.")] = "local",
+    provider: Annotated[str | None, typer.Option(
+        "--provider", "-p", help="Provider name (openai, fireworks, gemini, huggingface, local);"
+        " without it: local, said on stderr.")] = None,
     validation_file: Annotated[Path | None, typer.Option("--validation-file", "-v")] = None,
+    method: Annotated[str | None, typer.Option(
+        "--method", help="sft or dpo; default: dpo for a preference file (chosen/rejected),"
+        " else sft. A mismatch with the file is refused.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
-    learning_rate: Annotated[float | None, typer.Option("--learning-rate", "--lr")] = None,
+    learning_rate: Annotated[float | None, typer.Option(
+        "--learning-rate", "--lr", help="Absolute (Fireworks, Hugging Face, local).")] = None,
+    learning_rate_multiplier: Annotated[float | None, typer.Option(
+        "--learning-rate-multiplier", "--lr-multiplier",
+        help="Relative to the vendor's default (OpenAI, Gemini).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     lora_rank: Annotated[int | None, typer.Option("--lora-rank", min=1)] = None,
     lora_alpha: Annotated[int | None, typer.Option("--lora-alpha", min=1)] = None,
     lora_dropout: Annotated[float | None, typer.Option("--lora-dropout")] = None,
+    lora_target_modules: Annotated[str | None, typer.Option(
+        "--lora-target-modules", help="LoRA only these modules, e.g. q_proj,v_proj (default:"
+        " every linear layer).")] = None,
+    beta: Annotated[float | None, typer.Option("--beta", help="DPO temperature.")] = None,
     max_seq_length: Annotated[int | None, typer.Option("--max-seq-length", min=8)] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", help="Provider option key=value (repeat), e.g. flavor=a10g-small,"
+        " backend=sdk, text_column=messages; numbers, true/false and JSON are parsed.")] = None,
     gpus: Annotated[int | None, typer.Option(
         "--gpus", min=1, help="Local: GPUs to use (more than one runs torchrun/DDP).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1,
@@ -55,39 +88,64 @@ def train_command(
         "--max-usd", help="Refuse to start when the cost estimate is above this.")] = None,
     suffix: Annotated[str | None, typer.Option("--suffix", help="Name for the output model.")]
     = None,
+    allow_sensitive: Annotated[bool, typer.Option(
+        "--allow-sensitive", help="Upload a dataset marked sensitive without scrubbing it.")]
+    = False,
+    client_ref: Annotated[str | None, typer.Option(
+        "--client-ref", help="Your own intent key: the same key never starts a second job.")]
+    = None,
+    new: Annotated[bool, typer.Option(
+        "--new", help="Start a second job even if this exact request already has one.")]
+    = False,
     detach: Annotated[bool, typer.Option(
         "--detach", help="Return after the job started; follow it with `finetune wait ID`.")]
     = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a fine-tuning job on any provider and wait for its model id."""
+    """Start a fine-tuning job on any provider and wait for its model id. Running the same
+    command again attaches to the job it started (pass --new for a second one)."""
     from ..client import Client
-    from ..types import Hyperparameters
+    from ..types import Hyperparameters, JobSpec
 
+    started = time.time()
     input_file(file)
     if validation_file is not None:
         input_file(validation_file, "--validation-file")
     check_max_usd(max_usd)
+    if new and client_ref is not None:
+        fail("--new asks for a fresh intent key, --client-ref gives one: keep one of them")
+    if provider is None:
+        # Forgetting -p must not quietly train on this machine when a hosted job was meant.
+        provider = "local"
+        err_console.print("provider: local (default; pass -p to choose)", highlight=False,
+                          markup=False)
+    method = resolve_method(method, beta, file, validation_file)
     hyperparameters = _hyperparameters(
-        epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
-        lora_alpha=lora_alpha, lora_dropout=lora_dropout, max_seq_length=max_seq_length,
-        seed=seed)
+        epochs=epochs, learning_rate=learning_rate,
+        learning_rate_multiplier=learning_rate_multiplier, batch_size=batch_size,
+        lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+        lora_target_modules=parse_target_modules(lora_target_modules), beta=beta,
+        max_seq_length=max_seq_length, seed=seed)
     # Checked here, before any client exists, so a bad value names its flag (--lr ...).
     Hyperparameters.model_validate(hyperparameters)
-    options: dict[str, Any] | None = None
+    options = parse_options(option)
     if provider == "local":
-        options = _hyperparameters(gpus=gpus, max_steps=max_steps,
-                                   quantization="nf4" if qlora else None) or None
+        options = merge_options(options, _hyperparameters(
+            gpus=gpus, max_steps=max_steps, quantization="nf4" if qlora else None))
         check_local_folder(base_model, provider)
     elif gpus is not None or max_steps is not None or qlora:
         fail("--gpus, --max-steps and --qlora apply to --provider local only")
-    client = Client(provider)
-    job = client.jobs.create(
+    spec = JobSpec(
         base_model=base_model, training_file=file, validation_file=validation_file,
-        hyperparameters=hyperparameters,
-        options=options, max_usd=max_usd, output_name=suffix)
-    if not as_json:
-        console.print(f"started [bold]{job.id}[/] on {job.provider}", highlight=False)
+        method=method, hyperparameters=hyperparameters, options=options or None,
+        max_usd=max_usd, output_name=suffix, allow_sensitive=allow_sensitive,
+        **({"client_ref": client_ref} if client_ref is not None else {}))
+    client = Client(provider)
+    before = existing_intent(client, spec, new=new)
+    job = client.jobs.create(spec, new=new)
+    attached = report_intent(client, job, spec, before, started, err=as_json)
+    if not as_json and not attached:
+        console.print(f"started [bold]{escape(job.id)}[/] on {job.provider}", highlight=False)
     if detach:
         if as_json:
             print_json(job.model_dump(mode="json"))
