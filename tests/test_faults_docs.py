@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
 SHORT = {"H": "tests/test_faults_hosted.py", "L": "tests/test_faults_loopback.py"}
 LISTED_IN_FULL = ("test_faults_hosted.py", "test_faults_loopback.py", "test_secrets_sentinel.py",
-                  "test_fuzz_parsers.py", "test_fuzz_validate.py")
+                  "test_fuzz_parsers.py", "test_fuzz_validate.py", "test_intent_once.py")
 # Written alongside this page by the local provider's author; tolerated while it is absent.
 NOT_YET_REQUIRED = {"tests/test_local_faults.py"}
 
