@@ -17,7 +17,7 @@ from pathlib import Path
 from finetune_sdk import Client, Hyperparameters
 
 PROVIDER = os.environ.get("FINETUNE_PROVIDER", "fake")  # "gemini" for Vertex AI
-BASE_MODEL = "gemini-2.5-flash"
+BASE_MODEL = "gemini-3.5-flash"
 SAMPLE = Path(__file__).resolve().parent / "data" / "menstrual_health.jsonl"
 SYSTEM_PROMPT = (
     "You are a supportive menstrual-health assistant. Give clear, general information, never a"

@@ -114,7 +114,7 @@ def make_rig(vendor: str) -> Rig:
     if vendor == "gemini":
         from finetune_sdk.testing.mock_servers.vertex import VertexMockServer
 
-        return Rig(vendor, VertexMockServer(), "gemini-2.5-flash",
+        return Rig(vendor, VertexMockServer(), "gemini-3.5-flash",
                    r"^POST .*/tuningJobs$", r"^GET .*/tuningJobs$",
                    {"tuningJobs": [], "nextPageToken": "0"}, True)
     from finetune_sdk.testing.mock_servers.huggingface import HuggingFaceMockServer

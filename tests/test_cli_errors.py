@@ -332,13 +332,18 @@ def test_train_flag_mistakes_before_any_credentials_are_needed(files) -> None:
 
 
 def test_max_usd_with_unknown_price_says_how_to_add_one(files, monkeypatch) -> None:
-    code, out = run("estimate", files["good"], "-p", "openai", "-m", "gpt-4o-mini",
-                    "--max-usd", "5")
+    # A made-up id: OpenAI preflight only warns about it (the catalog may be stale) and no
+    # price table knows it, so --max-usd has nothing to check against.
+    unpriced = "gpt-9-mini-2099-01-01"
+    code, out = run("estimate", files["good"], "-p", "openai", "-m", unpriced, "--max-usd", "5")
     assert code == 2 and "cannot be checked" in out and "FINETUNE_SDK_PRICES" in out, out
     secret = "sk-SECRET-do-not-print-0000"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    code, out = run("train", files["good"], "-p", "openai", "-m", "gpt-4o-mini", "--max-usd", "5")
+    enough = files["good"].with_name("ten.jsonl")  # past OpenAI's 10-example minimum
+    enough.write_text((json.dumps(GOOD) + "\n") * 10, encoding="utf-8")
+    code, out = run("train", enough, "-p", "openai", "-m", unpriced, "--max-usd", "5")
     assert code == 2 and "cannot be checked" in out and "FINETUNE_SDK_PRICES" in out, out
+    assert unpriced in out and "not in the list of tunable" in out  # warned, not refused
     assert secret not in out
     assert "adapter.py" not in out  # the vendor's shutdown warning is one line, no source path
 

@@ -30,7 +30,7 @@ def make_provider(mock: VertexMockServer, secret: str, retry_policy=None, **over
 
 
 class TestGeminiConformance(ProviderConformance):
-    base_model = "gemini-2.5-flash"
+    base_model = "gemini-3.5-flash"
     missing_job_id = "projects/mock-project/locations/us-central1/tuningJobs/999"
     create_path_pattern = r"^POST /v1beta1/projects/[^/]+/locations/[^/]+/tuningJobs$"
 
