@@ -7,7 +7,8 @@ cut off in the middle of the key. The key, and any cut-off head of it of 8 chara
 must appear nowhere: the exception's str/repr/args/attributes, every exception reachable through
 ``__cause__`` / ``__context__`` (walked whole, suppressed or not: anyone can read them), DEBUG
 logs of every logger, and the CLI's output for the same failure. Each test also checks the key
-was really sent in the Authorization header, so an unused key cannot pass.
+was really sent in the Authorization header, so an unused key cannot pass. A failed
+``inference.chat`` (echo or dropped connection) must leave no vendor exception on the chain at all.
 """
 
 from __future__ import annotations
@@ -288,5 +289,58 @@ def test_echoed_key_in_a_cloud_storage_failure_stays_hidden(which, httpx2_mock, 
     with pytest.raises(FinetuneError) as info:
         client.datasets.upload(write_train(tmp_path / "train.jsonl"))
     assert storage.calls >= 1
+    assert_clean_exception(info.value, sentinel)
+    assert_clean_logs(debug_logs, sentinel)
+
+
+# -- inference.chat -----------------------------------------------------------------------------
+def chat_call(vendor: str, sentinel: str) -> Any:
+    """``inference.chat`` for ``vendor`` with ``sentinel`` as the key, one attempt only."""
+    from finetune_sdk import inference
+    from finetune_sdk.retry import RetryPolicy
+    from finetune_sdk.types import ModelRef
+
+    once = RetryPolicy(max_attempts=1)
+    refs = {
+        "openai": (ModelRef(id="ft:gpt-4o-mini:org::x", provider="openai"), "api_key"),
+        "fireworks": (ModelRef(id="accounts/a/models/m#accounts/a/deployments/d",
+                               provider="fireworks"), "api_key"),
+        "gemini": (ModelRef(id="projects/p/locations/us-central1/endpoints/7",
+                            provider="gemini", endpoint="projects/p/locations/us-central1/"
+                                                        "endpoints/7"), "access_token"),
+        "huggingface": (ModelRef(id="me/tuned", provider="huggingface",
+                                 endpoint="https://abc.endpoints.huggingface.cloud"), "token"),
+    }
+    ref, key_arg = refs[vendor]
+    return lambda: inference.chat(ref, "hi", retry=once, **{key_arg: sentinel})
+
+
+@pytest.mark.parametrize("mode", ("html-502", "cut-200", "connect"))
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_chat_error_keeps_the_vendor_exception_off_the_chain(vendor, mode, httpx2_mock,
+                                                             monkeypatch, debug_logs):
+    """A chat failure raised inside ``except`` would carry the vendor's exception (and its
+    request, Authorization header included) on ``__context__``: the chain must be ours alone."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    sentinel = SENTINELS[vendor]
+    sent: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "GET":  # huggingface_hub's own metadata lookups
+            return httpx2.Response(200, json={"standardEnvVars": [], "harnesses": {}})
+        sent.append(request)
+        if mode == "connect":  # the transport error holds the request, key and all
+            raise httpx2.ConnectError(f"refused for {request.headers.get('authorization')}",
+                                      request=request)
+        return echo_response(mode, request)
+
+    httpx2_mock.add_callback(answer, is_reusable=True)
+    with pytest.raises(FinetuneError) as info:
+        chat_call(vendor, sentinel)()
+    assert sent and all(sentinel in (r.headers.get("authorization") or "") for r in sent), \
+        "the key was never sent"
+    assert info.value.__context__ is None, repr(info.value.__context__)
     assert_clean_exception(info.value, sentinel)
     assert_clean_logs(debug_logs, sentinel)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx2
 from pydantic import SecretStr
 
-from ..._http import json_body, raise_for_response, translate_transport
+from ..._http import call_translated, json_body, raise_for_response, translate_transport
 from ...config import resolve_secret, setting
 from ...errors import APIResponseValidationError, ConfigurationError
 from ...types import ModelRef
@@ -51,11 +51,18 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
     body = {"model": model_ref.id, "messages": messages,
             **{k: v for k, v in params.items() if v is not None}}
     client = http_client or _client(timeout)
-    try:
-        response = client.post(url, json=body, headers={"Authorization": f"Bearer {key}"},
-                               timeout=timeout)
-    except httpx2.TransportError as exc:
-        raise translate_transport(exc, provider="fireworks", secrets=[key]) from None
+
+    def translate(exc: Exception) -> BaseException:
+        if isinstance(exc, httpx2.TransportError):
+            return translate_transport(exc, provider="fireworks", secrets=[key])
+        return exc
+
+    # Raised outside the except: the transport error holds the request, Authorization and all,
+    # and would stay reachable on __context__.
+    response = call_translated(
+        lambda: client.post(url, json=body, headers={"Authorization": f"Bearer {key}"},
+                            timeout=timeout),
+        translate)
     raise_for_response(response, provider="fireworks", secrets=[key])
     data = json_body(response, provider="fireworks")
     try:

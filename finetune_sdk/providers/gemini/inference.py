@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ..._http import call_translated
 from ...config import setting
 from ...errors import ConfigurationError
 from ...types import ModelRef
@@ -80,7 +81,8 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *, project: str | 
         top_p=top_p, seed=seed, stop_sequences=stop, **extra)
     cache_key = (project, location, token, None if token else credentials,
                  options.get("base_url"), timeout)
-    try:
+
+    def generate() -> Any:
         with _lock:
             client = None if http_client is not None else _clients.get(cache_key)
             if client is None:
@@ -89,10 +91,9 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *, project: str | 
                     http_options=types.HttpOptions(**options) if options else None)
                 if http_client is None:
                     _clients[cache_key] = client
-        response = client.models.generate_content(model=model, contents=contents, config=config)
-    except Exception as exc:
-        mapped = translate_error(exc, [token])
-        if mapped is exc:
-            raise
-        raise mapped from None
+        return client.models.generate_content(model=model, contents=contents, config=config)
+
+    # Raised outside the except: google-genai's error (it may quote the token) stays off
+    # __context__.
+    response = call_translated(generate, lambda exc: translate_error(exc, [token]))
     return response.text or ""

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ..._http import call_translated
 from ...config import setting
 from ...types import ModelRef
 
@@ -35,14 +36,12 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
         from .mapping import translate_error
 
         client = InferenceClient(model=url, token=token, timeout=timeout)
-        try:
-            out = client.chat_completion(messages, max_tokens=max_tokens, temperature=temperature,
-                                         top_p=top_p, seed=seed, **extra)
-        except Exception as exc:
-            mapped = translate_error(exc, [token])
-            if mapped is exc:
-                raise
-            raise mapped from None
+        # Raised outside the except: the hub's error (request, token) stays off __context__.
+        out = call_translated(
+            lambda: client.chat_completion(messages, max_tokens=max_tokens,
+                                           temperature=temperature, top_p=top_p, seed=seed,
+                                           **extra),
+            lambda exc: translate_error(exc, [token]))
         return out.choices[0].message.content or ""
     sampling = {"top_p": top_p, "stop": extra.get("stop")}
     unsupported = sorted(k for k, v in sampling.items() if v is not None)

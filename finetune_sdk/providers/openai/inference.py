@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ..._http import call_translated
 from ...config import resolve_secret, setting
 from ...types import ModelRef
 
@@ -46,11 +47,9 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
             if http_client is None:
                 _clients[cache_key] = client
     body = {k: v for k, v in params.items() if v is not None}
-    try:
-        response = client.chat.completions.create(model=model_ref.id, messages=messages, **body)
-    except Exception as exc:
-        mapped = translate_error(exc, [key.get_secret_value()])
-        if mapped is exc:
-            raise
-        raise mapped from None
+    # call_translated raises ours outside the except: the SDK's error (its request carries the
+    # key) never ends up on __context__.
+    response = call_translated(
+        lambda: client.chat.completions.create(model=model_ref.id, messages=messages, **body),
+        lambda exc: translate_error(exc, [key.get_secret_value()]))
     return response.choices[0].message.content or ""
