@@ -68,7 +68,11 @@ def run_body(mock) -> dict:
     return json.loads(request.content)
 
 
-def test_token_is_required_and_never_read_from_disk(monkeypatch):
+def test_token_is_required_and_never_shown(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    # No saved `hf auth login` token either (tests/test_huggingface_token.py covers that one).
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "token"))
     with pytest.raises(ConfigurationError, match="HF_TOKEN"):
         HuggingFaceProvider(namespace="me")
     monkeypatch.setenv("HF_TOKEN", SENTINEL_SECRET)

@@ -40,6 +40,7 @@ from ...types import (
 )
 from . import commands, mapping
 from .http_timeout import request_timeout
+from .token import require_token
 
 __all__ = ["HuggingFaceOptions", "HuggingFaceProvider"]
 
@@ -108,7 +109,8 @@ class HuggingFaceProvider(Provider):
         retry: RetryPolicy | None = None,
     ) -> None:
         """Args:
-        token: a Hub token with write access (HF_TOKEN). Never read from disk implicitly here.
+        token: a Hub token with write access; default: HF_TOKEN (environment, then .env), then
+            the token saved by ``hf auth login`` (see ``token.find_token``).
         namespace: the user or org that owns jobs and repos (HF_NAMESPACE); default: whoami.
         endpoint: the Hub URL (HF_ENDPOINT), for a mirror or tests.
         dataset_repo: the private dataset repo for uploads
@@ -122,15 +124,7 @@ class HuggingFaceProvider(Provider):
             raise ConfigurationError(
                 f"huggingface: timeout must be seconds > 0 or None: {timeout!r}")
         self.timeout = timeout
-        if isinstance(token, SecretStr):
-            token = token.get_secret_value()
-        value = setting(token, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
-        if not value:
-            raise ConfigurationError(
-                "huggingface: no token. Pass token=... or set HF_TOKEN (a write token from"
-                " https://huggingface.co/settings/tokens); HF Jobs also need credit on the account."
-            )
-        self._token = SecretStr(value)
+        self._token = require_token(token)
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
         self._namespace = setting(namespace, "HF_NAMESPACE")
         self._dataset_repo = dataset_repo

@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..._http import call_translated
-from ...config import setting
 from ...types import ModelRef
+from .token import find_token
 
 __all__ = ["chat"]
 
@@ -26,9 +26,8 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
          **extra: Any) -> str:
     """One answer from the endpoint (``timeout`` seconds per request, None: no limit), or from
     a local transformers load of the repo."""
-    if isinstance(token, SecretStr):
-        token = token.get_secret_value()
-    token = token or setting(None, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+    # Optional here (a public repo needs none); the same lookup as the provider when absent.
+    token = find_token(token)
     url = endpoint_url or model_ref.endpoint
     if url:
         from huggingface_hub import InferenceClient

@@ -17,13 +17,14 @@ _PER_HOUR = {"minute": 60.0, "hour": 1.0, "second": 3600.0}
 
 
 def hardware_prices(endpoint: str | None = None, token: str | None = None) -> list[dict[str, Any]]:
-    """One ``gpu_hour`` row per flavor the Hub lists now (HF_ENDPOINT / HF_TOKEN by default)."""
+    """One ``gpu_hour`` row per flavor the Hub lists now (HF_ENDPOINT, ``find_token``)."""
     from huggingface_hub import HfApi
 
     from ...facts import today
+    from .token import find_token
 
     api = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT") or None,
-                token=token or os.environ.get("HF_TOKEN") or None)
+                token=find_token(token))
     rows = []
     for hw in api.list_jobs_hardware():
         factor = _PER_HOUR.get(str(hw.unit_label).lower())
