@@ -71,3 +71,18 @@ def test_chat_unknown_model_needs_provider():
     result = runner.invoke(app, ["chat", "mystery-model", "-m", "hi"])
     assert result.exit_code == 2
     assert "--provider" in result.output
+
+
+def test_eval_on_two_examples_says_the_interval_is_not_meaningful(tmp_path):
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["eval", "--base", "base", "--tuned", "fake:ft-abc", "--data",
+                                 str(SAMPLE), "--limit", "2", "--out", str(out), "--no-cache"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "too few for a meaningful interval" in result.output
+    assert "[1.000, 1.000]" not in result.output
+    data = json.loads((out / "report.json").read_text())
+    assert data["aggregates"]["win_rate"]["ci"] is None and "at least 10" in data["ci_note"]
+    as_json = runner.invoke(app, ["eval", "--base", "base", "--tuned", "fake:ft-abc", "--data",
+                                  str(SAMPLE), "--limit", "2", "--out", str(out), "--json"])
+    assert json.loads(as_json.output)["ci_note"] == data["ci_note"]

@@ -173,3 +173,29 @@ def test_repeated_prompt_is_asked_once(tmp_path):
     report = compare("base", TUNED, file, provider="fake", cache=tmp_path / "c.jsonl")
     assert report.new_calls == {"base": 1, "tuned": 1}
     assert len(report.rows) == 3
+
+
+def test_too_few_examples_give_no_interval_and_say_why(tmp_path):
+    """2 examples once printed a "95 % CI" of [1.0, 1.0]: below MIN_CI_EXAMPLES there is no
+    interval (None), and the report, its markdown and its JSON say why."""
+    from finetune_sdk.evaluate.metrics import MIN_CI_EXAMPLES
+
+    small = compare("base", TUNED, SAMPLE, provider="fake", limit=2, cache=False)
+    assert small.ci_note and str(MIN_CI_EXAMPLES) in small.ci_note and "2 examples" in small.ci_note
+    for name in small.metrics:
+        agg = small.aggregates[name]
+        assert agg["base_ci"] is agg["tuned_ci"] is agg["delta_ci"] is None
+        assert agg["tuned"] == agg["tuned"]  # the point estimates stay
+    assert small.aggregates["win_rate"]["ci"] is None
+    data = json.loads(small.to_json())
+    assert data["ci_note"] == small.ci_note and data["aggregates"]["rouge_l"]["tuned_ci"] is None
+    assert small.summary()["ci_note"] == small.ci_note
+    markdown = small.to_markdown()
+    assert small.ci_note in markdown and "95 % bootstrap intervals" not in markdown
+    assert "[1.000, 1.000]" not in markdown and "[no CI]" in markdown
+    assert small.ci_note in small._repr_html_()
+
+    enough = compare("base", TUNED, SAMPLE, provider="fake", limit=MIN_CI_EXAMPLES, cache=False)
+    assert enough.ci_note is None and json.loads(enough.to_json())["ci_note"] is None
+    assert len(enough.aggregates["rouge_l"]["tuned_ci"]) == 2
+    assert "95 % bootstrap intervals" in enough.to_markdown()

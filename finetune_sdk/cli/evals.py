@@ -233,6 +233,8 @@ def eval_command(
     n = len(report.rows)
     console.print(report_table(report, f"{report.tuned} vs {report.base}"
                                        f" ({n} example{'' if n == 1 else 's'})"))
+    if report.ci_note:
+        err_console.print(f"[yellow]note:[/] {escape(report.ci_note)}", highlight=False)
     calls = report.new_calls
     console.print(f"model calls this run: base {calls['base']}, tuned {calls['tuned']}"
                   " (the rest came from the cache)", highlight=False)

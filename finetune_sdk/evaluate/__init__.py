@@ -27,7 +27,15 @@ from typing import Any
 from ..errors import ConfigurationError, DatasetError
 from ..inference import as_model_ref, chat, chat_many
 from ..types import ModelRef
-from .metrics import DEFAULT_METRICS, HIGHER_IS_BETTER, Bootstrap, check_metrics, score
+from .metrics import (
+    DEFAULT_METRICS,
+    HIGHER_IS_BETTER,
+    MIN_CI_EXAMPLES,
+    Bootstrap,
+    check_metrics,
+    ci_note,
+    score,
+)
 from .report import EvalReport
 
 __all__ = ["DEFAULT_METRICS", "EvalReport", "HeldoutExample", "ResponseCache", "compare",
@@ -196,7 +204,8 @@ def compare(base: ModelRef | str, tuned: ModelRef | str, heldout: str | Path, *,
     return EvalReport(
         base=base_ref.id, tuned=tuned_ref.id, data=str(heldout), metrics=names, params=settings,
         rows=rows, aggregates=_aggregate(rows, names, judge is not None, win_on, seed, n_boot),
-        seed=seed, new_calls={"base": base_calls, "tuned": tuned_calls})
+        seed=seed, new_calls={"base": base_calls, "tuned": tuned_calls},
+        ci_note=ci_note(len(rows)))
 
 
 def _base_provider(base: str, tuned: ModelRef) -> str | None:
@@ -243,14 +252,19 @@ def _score_rows(examples: list[HeldoutExample], prompts: list[list[dict[str, Any
 def _aggregate(rows: list[dict[str, Any]], names: list[str], judged: bool, win_on: str,
                seed: int, n_boot: int) -> dict[str, Any]:
     boot = Bootstrap(len(rows), seed=seed, n_boot=n_boot)
+
+    def ci(values: list[float]) -> list[float] | None:
+        # Too few examples: no interval at all rather than a misleadingly tight one.
+        return list(boot.ci(values)) if len(rows) >= MIN_CI_EXAMPLES else None
+
     out: dict[str, Any] = {}
     for name in [*names, *(["judge"] if judged else [])]:
         base = [r[f"base_{name}"] for r in rows]
         tuned = [r[f"tuned_{name}"] for r in rows]
         delta = [t - b for b, t in zip(base, tuned, strict=True)]
         out[name] = {"base": sum(base) / len(rows), "tuned": sum(tuned) / len(rows),
-                     "delta": sum(delta) / len(rows), "base_ci": list(boot.ci(base)),
-                     "tuned_ci": list(boot.ci(tuned)), "delta_ci": list(boot.ci(delta)),
+                     "delta": sum(delta) / len(rows), "base_ci": ci(base),
+                     "tuned_ci": ci(tuned), "delta_ci": ci(delta),
                      "higher_is_better": HIGHER_IS_BETTER.get(name)}
     if "bleu" in names:
         import sacrebleu
@@ -262,7 +276,7 @@ def _aggregate(rows: list[dict[str, Any]], names: list[str], judged: bool, win_o
                                                             refs).score
     wins = [1.0 if r["winner"] == "tuned" else 0.5 if r["winner"] == "tie" else 0.0 for r in rows]
     out["win_rate"] = {"metric": win_on, "value": sum(wins) / len(rows),
-                       "ci": list(boot.ci(wins)),
+                       "ci": ci(wins),
                        "wins": sum(r["winner"] == "tuned" for r in rows),
                        "ties": sum(r["winner"] == "tie" for r in rows),
                        "losses": sum(r["winner"] == "base" for r in rows)}

@@ -15,12 +15,25 @@ from typing import Any
 
 from ..errors import ConfigurationError, ProviderNotInstalledError
 
-__all__ = ["DEFAULT_METRICS", "HIGHER_IS_BETTER", "METRICS", "Bootstrap", "bootstrap_ci",
-           "check_metrics", "score"]
+__all__ = ["DEFAULT_METRICS", "HIGHER_IS_BETTER", "METRICS", "MIN_CI_EXAMPLES", "Bootstrap",
+           "bootstrap_ci", "check_metrics", "ci_note", "score"]
 
 DEFAULT_METRICS = ("bleu", "rouge_l", "exact_match", "length")
 HIGHER_IS_BETTER = {"bleu": True, "rouge_l": True, "exact_match": True, "length": None,
                     "judge": True}
+MIN_CI_EXAMPLES = 10
+"""Below this many held-out examples a report gives no intervals: a bootstrap of 2 examples
+resamples the same few values and prints a tight "[1.0, 1.0]" that says nothing about the next
+example, so the report says the interval is not meaningful instead (``ci=None`` plus a note)."""
+
+
+def ci_note(n: int) -> str | None:
+    """Why a report of ``n`` examples has no intervals (None when it has them)."""
+    if n >= MIN_CI_EXAMPLES:
+        return None
+    return (f"no 95 % intervals: only {n} example{'' if n == 1 else 's'}, too few for a"
+            f" meaningful interval (at least {MIN_CI_EXAMPLES} are needed); the means are point"
+            " estimates only")
 
 
 def _missing(package: str) -> ProviderNotInstalledError:

@@ -27,8 +27,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def _ci(pair: Any) -> str:
-    if not pair:
-        return ""
+    if not pair:  # None: too few examples for an interval (the report's ci_note says so)
+        return "[no CI]"
     return f"[{_fmt(pair[0])}, {_fmt(pair[1])}]"
 
 
@@ -59,6 +59,9 @@ class EvalReport:
     seed: int = 0
     new_calls: dict[str, int] = field(default_factory=dict)
     """Model calls made by this run (0 when every answer came from the cache)."""
+    ci_note: str | None = None
+    """Why there are no intervals (fewer than ``metrics.MIN_CI_EXAMPLES`` examples): every
+    ``*_ci`` is then None."""
 
     @property
     def win_rate(self) -> float:
@@ -67,12 +70,13 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         return {"base": self.base, "tuned": self.tuned, "data": self.data,
                 "metrics": self.metrics, "params": self.params, "seed": self.seed,
-                "n": len(self.rows), "aggregates": self.aggregates, "rows": self.rows}
+                "n": len(self.rows), "ci_note": self.ci_note, "aggregates": self.aggregates,
+                "rows": self.rows}
 
     def summary(self) -> dict[str, Any]:
         """The aggregates only (what a manifest keeps)."""
         return {"base": self.base, "tuned": self.tuned, "data": self.data, "n": len(self.rows),
-                "aggregates": self.aggregates}
+                "ci_note": self.ci_note, "aggregates": self.aggregates}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False,
@@ -95,10 +99,12 @@ class EvalReport:
         return out
 
     def to_markdown(self, examples: int = 5) -> str:
+        intervals = (f"**{self.ci_note}**." if self.ci_note
+                     else f"95 % bootstrap intervals (seed {self.seed}).")
         lines = [f"# Evaluation: `{self.tuned}` vs `{self.base}`", "",
                  f"{len(self.rows)} held-out examples from `{self.data}`; identical prompts and"
-                 f" sampling settings `{json.dumps(self.params, sort_keys=True)}`; 95 % bootstrap"
-                 f" intervals (seed {self.seed}).", "",
+                 f" sampling settings `{json.dumps(self.params, sort_keys=True)}`; {intervals}",
+                 "",
                  "| Metric | Base | Tuned | Tuned - base | Note |",
                  "|---|---|---|---|---|"]
         lines += ["| " + " | ".join(r) + " |" for r in self.table_rows()]
@@ -157,4 +163,5 @@ class EvalReport:
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                        for row in self.table_rows())
         title = html.escape(f"{self.tuned} vs {self.base} ({len(self.rows)} examples)")
-        return f"<b>{title}</b><table><tr>{head}</tr>{body}</table>"
+        note = f"<p>{html.escape(self.ci_note)}</p>" if self.ci_note else ""
+        return f"<b>{title}</b><table><tr>{head}</tr>{body}</table>{note}"
