@@ -6,6 +6,10 @@ which makes two paid jobs. Reads retry through ``self.retry``; the create is sen
 failure. Files above ``single_upload_limit`` go through the Uploads API in parts.
 
 OpenAI stops accepting new jobs on 2027-01-06: preflight warns before, refuses after.
+
+Every vendor fact comes from the class's ``profile`` (``profile.py``): a subclass with another
+profile is an OpenAI-compatible service (``providers/openai_compatible``: Azure OpenAI, Nebius,
+any server speaking this API), with its own keys, base URL, limits, catalog and no OpenAI sunset.
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from pydantic import SecretStr
 
 from ..._http import call_translated
 from ...config import resolve_secret, setting
-from ...errors import DatasetError, JobError, PermissionDeniedError, ProviderNotInstalledError
+from ...errors import (
+    ConfigurationError,
+    DatasetError,
+    JobError,
+    PermissionDeniedError,
+    ProviderNotInstalledError,
+)
 from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import (
@@ -38,13 +48,17 @@ from ...types import (
     ProviderOptions,
 )
 from . import files, mapping, rules
-from .files import MAX_FILE_BYTES, MAX_PART_BYTES, MAX_UPLOAD_BYTES
+from .files import MAX_FILE_BYTES, MAX_PART_BYTES
+from .profile import OPENAI, Profile
 
 __all__ = ["OpenAIOptions", "OpenAIProvider"]
 
 T = TypeVar("T")
 
 _LORA_FIELDS = ("lora_rank", "lora_alpha", "lora_dropout", "lora_target_modules")
+_SDK_CREATE_ARGS = frozenset({"model", "training_file", "validation_file", "method", "metadata",
+                              "suffix", "seed", "integrations", "hyperparameters"})
+"""Body fields ``jobs.create`` takes as arguments; the rest travel in ``extra_body``."""
 
 
 class OpenAIOptions(ProviderOptions):
@@ -59,28 +73,22 @@ class OpenAIOptions(ProviderOptions):
 class OpenAIProvider(Provider):
     """OpenAI ``fine_tuning.jobs`` with files / chunked uploads."""
 
-    name: ClassVar[str] = "openai"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        hyperparameters=frozenset(
-            {"epochs", "batch_size", "learning_rate_multiplier", "beta", "seed"}
-        ),
-        cancel=True,
-        pause_resume=True,
-        events=True,
-        metrics=True,
-        checkpoints=True,
-        validation_file=True,
-        client_chosen_ids=False,
-        hosted=True,
-        max_upload_bytes=MAX_UPLOAD_BYTES,
-        needs_deployment=False,
-        default_poll_interval=15.0,
-        new_jobs_until=rules.NEW_JOBS_UNTIL,
-    )
+    profile: ClassVar[Profile] = OPENAI
+    """The service's facts; a subclass setting another one gets its name and capabilities."""
+    name: ClassVar[str] = OPENAI.name
+    capabilities: ClassVar[Capabilities] = OPENAI.capabilities
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = mapping.STATUS_MAP
     options_type: ClassVar[type[ProviderOptions]] = OpenAIOptions
-    SUPPORTED_BASE_MODELS: ClassVar[frozenset[str]] = rules.SUPPORTED_BASE_MODELS
+    SUPPORTED_BASE_MODELS: ClassVar[frozenset[str] | None] = rules.SUPPORTED_BASE_MODELS
+    """None: the profile's catalog (subclasses)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "profile" in cls.__dict__:  # one source of truth: the profile
+            cls.name = cls.profile.name
+            cls.capabilities = cls.profile.capabilities
+            if "SUPPORTED_BASE_MODELS" not in cls.__dict__:
+                cls.SUPPORTED_BASE_MODELS = None
 
     def __init__(
         self,
@@ -99,30 +107,38 @@ class OpenAIProvider(Provider):
         today: Callable[[], date] = date.today,
     ) -> None:
         """Args:
-        api_key: the API key (else OPENAI_API_KEY from the environment or .env).
+        api_key: the API key (else OPENAI_API_KEY from the environment or .env; a profile
+            names its own variable).
         base_url: API root (else OPENAI_BASE_URL, else https://api.openai.com/v1).
         organization / project: sent as OpenAI-Organization / OpenAI-Project
-            (else OPENAI_ORG_ID / OPENAI_PROJECT_ID).
+            (else OPENAI_ORG_ID / OPENAI_PROJECT_ID); OpenAI only.
         http_client: an ``httpx2.Client`` for the SDK (proxies, tests' mock transports).
         single_upload_limit: files above this many bytes use the chunked Uploads API.
         upload_part_size: bytes per part in a chunked upload (at most 64 MiB).
         today: the date source of the sunset check (tests inject one).
         """
         super().__init__(retry=retry)
+        profile = self.profile
         if importlib.util.find_spec("openai") is None:
             raise ProviderNotInstalledError(
-                'the openai provider needs the openai SDK: pip install "finetune-sdk[openai]"'
+                f"the {self.name} provider needs the openai SDK:"
+                ' pip install "finetune-sdk[openai]"'
             )
-        self._api_key = resolve_secret(api_key, "OPENAI_API_KEY", provider=self.name)
-        self.base_url = (
-            base_url or setting(None, "OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        ).rstrip("/")
-        self.organization = setting(organization, "OPENAI_ORG_ID")
-        self.project = setting(project, "OPENAI_PROJECT_ID")
+        if (organization or project) and not (profile.org_env or profile.project_env):
+            raise ConfigurationError(
+                f"{self.name}: organization/project are OpenAI's headers; this service takes none"
+            )
+        self._api_key = resolve_secret(api_key, *profile.key_env, provider=self.name)
+        self.base_url = profile.resolve_base_url(base_url)
+        self.organization = setting(organization, *profile.org_env) if profile.org_env else None
+        self.project = setting(project, *profile.project_env) if profile.project_env else None
         self.timeout = timeout
         if not 0 < upload_part_size <= MAX_PART_BYTES:
             raise ValueError(f"upload_part_size must be 1..{MAX_PART_BYTES} bytes")
-        self.single_upload_limit = min(single_upload_limit, MAX_FILE_BYTES)
+        most = profile.limits.max_file_bytes
+        # Without the Uploads API every file is one POST /files, whatever the caller asked.
+        chunked = profile.limits.chunked_uploads
+        self.single_upload_limit = min(single_upload_limit, most) if chunked else most
         self.upload_part_size = upload_part_size
         self.file_poll_interval = file_poll_interval
         self.file_wait_timeout = file_wait_timeout
@@ -135,7 +151,7 @@ class OpenAIProvider(Provider):
         if self._sdk is None:
             import openai
 
-            self._sdk = openai.OpenAI(
+            sdk = openai.OpenAI(
                 api_key=self._api_key.get_secret_value(),
                 base_url=self.base_url,
                 organization=self.organization,
@@ -144,18 +160,31 @@ class OpenAIProvider(Provider):
                 timeout=self.timeout,
                 max_retries=0,  # our RetryPolicy decides; the SDK would resend creates
             )
+            if not self.profile.org_env:
+                # The SDK fills these from OPENAI_ORG_ID / OPENAI_PROJECT_ID / OPENAI_ADMIN_KEY
+                # by itself: none of them is for another vendor's server.
+                sdk.organization = sdk.project = sdk.admin_api_key = None
+            self._sdk = sdk
         return self._sdk
 
     def _call(self, fn: Callable[[], T], *, idempotent: bool = True, retry: bool = True) -> T:
         secret = self._api_key.get_secret_value()
+        name = self.name
 
         def translated() -> T:
             return call_translated(
-                lambda: mapping.ensure_parsed(fn(), [secret]),
-                lambda exc: mapping.translate_error(exc, [secret]),
+                lambda: mapping.ensure_parsed(fn(), [secret], provider=name),
+                lambda exc: mapping.translate_error(exc, [secret], provider=name),
             )
 
         return self.retry.call(translated, idempotent=idempotent) if retry else translated()
+
+    def _wire(self, parse: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return mapping.parse_as(self.name, parse, *args, **kwargs)
+
+    def _job(self, raw: Any) -> Job:
+        data = raw if isinstance(raw, dict) else raw.model_dump(mode="json", warnings=False)
+        return self._wire(mapping.job_from_wire, data, provider=self.name)
 
     def close(self) -> None:
         """Close the SDK's connections; an ``http_client`` you passed in stays yours to close."""
@@ -164,19 +193,22 @@ class OpenAIProvider(Provider):
         self._sdk = None
 
     def __repr__(self) -> str:
-        return f"OpenAIProvider(name={self.name!r}, base_url={self.base_url!r})"
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
 
     # -- datasets -------------------------------------------------------------------------
     def upload_dataset(
         self, path: Path, *, purpose: Literal["train", "validation"] = "train"
     ) -> DatasetRef:
         """Convert to OpenAI's chat/preference JSONL, upload (chunked when large), wait for it."""
-        from ...data.convert import wire_file
-        from .dataset import write_wire_jsonl
+        import importlib
 
+        from ...data.convert import wire_file
+
+        wire_module = importlib.import_module(self.profile.wire_module)
         source = Path(path)
-        with wire_file(source, write_wire_jsonl, prefix="openai-wire-") as wire:
+        with wire_file(source, wire_module.write_wire_jsonl, prefix=f"{self.name}-wire-") as wire:
             method, count, data = wire.method, wire.examples, wire.data
+        self.profile.limits.check_upload(len(data), self.profile.display_name, source)
         client = self._client()
         file_obj = files.upload_file(
             client,
@@ -211,20 +243,19 @@ class OpenAIProvider(Provider):
         lora = [n for n in _LORA_FIELDS if getattr(spec.hyperparameters, n) is not None]
         if lora and spec.strict:
             raise self.unsupported(
-                f"LoRA hyperparameters ({', '.join(lora)})",
-                "OpenAI chooses the adapter itself and has no rank/alpha/dropout knob; remove"
-                " them, or train on fireworks / gemini / huggingface / local for LoRA control.",
+                f"LoRA hyperparameters ({', '.join(lora)})", self.profile.lora_hint or None
             )
         return super().preflight(spec)
 
     def check_spec(self, spec: JobSpec) -> list[str]:
         """Sunset, base-model list, ranges, DPO-only beta, metadata limits (see rules.py)."""
-        options: OpenAIOptions = self.resolve_options(spec)
+        options = self.resolve_options(spec)
         found = rules.check_spec(
             spec,
             today=self.today(),
             supported=self.SUPPORTED_BASE_MODELS,
-            allow_unlisted=options.allow_unlisted_model,
+            allow_unlisted=getattr(options, "allow_unlisted_model", True),
+            profile=self.profile,
         )
         for message in found:
             warnings.warn(message, PreflightWarning, stacklevel=3)
@@ -233,46 +264,45 @@ class OpenAIProvider(Provider):
     # -- jobs -----------------------------------------------------------------------------
     def create_job(self, spec: JobSpec) -> Job:
         """One ``POST /fine_tuning/jobs``; never retried here (see lifecycle.create_job)."""
-        options: OpenAIOptions = self.resolve_options(spec)
-        training = _file_id(spec.training_file, "training_file")
+        options = self.resolve_options(spec)
+        shown = self.profile.display_name
+        training = _file_id(spec.training_file, "training_file", shown)
         validation = (
-            _file_id(spec.validation_file, "validation_file") if spec.validation_file else None
+            _file_id(spec.validation_file, "validation_file", shown)
+            if spec.validation_file
+            else None
         )
         body = mapping.create_body(spec, training, validation)
-        if options.integrations:
-            body.setdefault("integrations", options.integrations)
+        for key, value in self.option_fields(options).items():
+            body.setdefault(key, value)  # an explicit extra_body wins
         client = self._client()
-        known = {
-            "model",
-            "training_file",
-            "validation_file",
-            "method",
-            "metadata",
-            "suffix",
-            "seed",
-            "integrations",
-            "hyperparameters",
-        }
-        kwargs = {k: v for k, v in body.items() if k in known}
-        extra = {k: v for k, v in body.items() if k not in known}
+        kwargs = {k: v for k, v in body.items() if k in _SDK_CREATE_ARGS}
+        extra = {k: v for k, v in body.items() if k not in _SDK_CREATE_ARGS}
         try:
             job = self._call(
                 lambda: client.fine_tuning.jobs.create(**kwargs, extra_body=extra or None),
                 retry=False,
             )
         except PermissionDeniedError as exc:  # the wind-down's "training not available"
+            if not self.profile.openai_wind_down:
+                raise
             raise rules.from_permission_denied(exc) from None
-        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
+        return self._job(job)
+
+    def option_fields(self, options: Any) -> dict[str, Any]:
+        """Create-body fields from the typed options (OpenAI: ``integrations``)."""
+        integrations = getattr(options, "integrations", None)
+        return {"integrations": integrations} if integrations else {}
 
     def get_job(self, job_id: str) -> Job:
         """The job; while it runs, ``progress`` comes from its newest metrics event."""
         client = self._client()
         raw = self._call(lambda: client.fine_tuning.jobs.retrieve(job_id))
-        job = mapping.job_from_wire(raw.model_dump(mode="json", warnings=False))
+        job = self._job(raw)
         if job.status is JobStatus.RUNNING:
             page = self._call(lambda: client.fine_tuning.jobs.list_events(job_id, limit=10))
-            events = mapping.page_items(page)
-            progress = mapping.progress_from_events(events)
+            events = self._wire(mapping.page_items, page)
+            progress = self._wire(mapping.progress_from_events, events)
             if progress is not None:
                 job = job.model_copy(update={"progress": progress})
         return job
@@ -282,7 +312,7 @@ class OpenAIProvider(Provider):
         after: str | None = None
         while True:
             page = self._call(lambda after=after: fetch(after))
-            items = mapping.page_items(page)
+            items = self._wire(mapping.page_items, page)
             yield from items
             if not page.has_more or not items:
                 return
@@ -303,7 +333,7 @@ class OpenAIProvider(Provider):
             return client.fine_tuning.jobs.list(**kwargs)
 
         for count, raw in enumerate(self._pages(fetch), 1):
-            yield mapping.job_from_wire(raw)
+            yield self._job(raw)
             if limit is not None and count >= limit:
                 return
 
@@ -317,17 +347,21 @@ class OpenAIProvider(Provider):
     def cancel_job(self, job_id: str) -> Job:
         client = self._client()
         job = self._call(lambda: client.fine_tuning.jobs.cancel(job_id))
-        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
+        return self._job(job)
 
     def pause_job(self, job_id: str) -> Job:
         client = self._client()
+        if not self.capabilities.pause_resume:
+            raise self.unsupported("pause/resume")
         job = self._call(lambda: client.fine_tuning.jobs.pause(job_id))
-        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
+        return self._job(job)
 
     def resume_job(self, job_id: str) -> Job:
         client = self._client()
+        if not self.capabilities.pause_resume:
+            raise self.unsupported("pause/resume")
         job = self._call(lambda: client.fine_tuning.jobs.resume(job_id))
-        return mapping.job_from_wire(job.model_dump(mode="json", warnings=False))
+        return self._job(job)
 
     def list_events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
         """Oldest first (OpenAI pages newest first); ``limit`` keeps the most recent ones."""
@@ -339,7 +373,7 @@ class OpenAIProvider(Provider):
 
         newest_first: list[JobEvent] = []
         for raw in self._pages(fetch):
-            newest_first.append(mapping.event_from_wire(job_id, raw))
+            newest_first.append(self._wire(mapping.event_from_wire, job_id, raw))
             if limit is not None and len(newest_first) >= limit:
                 break
         return iter(reversed(newest_first))
@@ -351,7 +385,7 @@ class OpenAIProvider(Provider):
             kwargs: dict[str, Any] = {"after": after} if after else {}
             return client.fine_tuning.jobs.checkpoints.list(job_id, **kwargs)
 
-        found = [mapping.checkpoint_from_wire(raw) for raw in self._pages(fetch)]
+        found = [self._wire(mapping.checkpoint_from_wire, raw) for raw in self._pages(fetch)]
         return sorted(found, key=lambda c: c.step or 0)
 
     def get_metrics(self, job_id: str) -> list[MetricPoint]:
@@ -364,26 +398,34 @@ class OpenAIProvider(Provider):
             job = self.get_job(job.id)
             model = job.output_model
         if not model:
-            raise JobError(f"OpenAI job {job.id} reports no fine_tuned_model yet", job)
+            raise JobError(
+                f"{self.profile.display_name} job {job.id} reports no fine_tuned_model yet", job
+            )
+        deploy = self.profile.needs_deployment
         return ModelRef(
             id=model,
             provider=self.name,
             base_model=job.base_model,
             job_id=job.id,
-            ready_for_inference=True,
-            needs_deployment=False,
+            ready_for_inference=not deploy,
+            needs_deployment=deploy,
             base_url=self.base_url,
-            how_to_serve=f"chat.completions.create(model={model!r}) - serverless, no deployment",
+            how_to_serve=self.profile.serve_hint.format(model=model),
+            provider_details=self.serving_details(model),
         )
 
+    def serving_details(self, model: str) -> dict[str, Any]:
+        """Extra facts for the ModelRef (Azure: the ARM deployment request to send)."""
+        return {}
 
-def _file_id(ref: Any, field: str) -> str:
+
+def _file_id(ref: Any, field: str, shown: str = "OpenAI") -> str:
     if isinstance(ref, DatasetRef):
         return ref.id
     if isinstance(ref, str) and ref.startswith("file-"):
         return ref
     raise DatasetError(
-        f"expected an uploaded OpenAI file (DatasetRef or 'file-...'), got {ref!r};"
+        f"expected an uploaded {shown} file (DatasetRef or 'file-...'), got {ref!r};"
         " upload it with client.datasets.upload first",
         field=field,
     )

@@ -1,6 +1,8 @@
 """OpenAI wire format <-> our types: status map, job/event/checkpoint mapping, create body, errors.
 
 Pure functions over plain dicts (what the SDK objects dump to), so they are tested without a server.
+OpenAI-compatible services (Azure OpenAI, Nebius, ...) share them: ``provider=`` names the service
+on the jobs and errors they produce.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ...errors import APIError, redact, redact_body, status_error
+from ...errors import APIError, APIResponseValidationError, redact, redact_body, status_error
 from ...retry import parse_retry_after
 from ...types import Checkpoint, Job, JobEvent, JobFailure, JobSpec, JobStatus, MetricPoint
 from .._wire import wire_parser
@@ -26,6 +28,7 @@ __all__ = [
     "job_from_wire",
     "metric_points",
     "page_items",
+    "parse_as",
     "progress_from_events",
     "translate_error",
 ]
@@ -90,8 +93,20 @@ def create_body(
     return body
 
 
+def parse_as(service: str, parse: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """Run one of these parsers for another OpenAI-compatible service: a shape error names it
+    (the parsers themselves say ``openai``)."""
+    try:
+        return parse(*args, **kwargs)
+    except APIResponseValidationError as exc:
+        if exc.provider == service:
+            raise
+        error = APIResponseValidationError(exc.message, provider=service)
+    raise error from None  # outside the except: nothing of the vendor body on __context__
+
+
 @wire_parser(PROVIDER, "an OpenAI fine-tuning job")
-def job_from_wire(raw: dict[str, Any]) -> Job:
+def job_from_wire(raw: dict[str, Any], *, provider: str = PROVIDER) -> Job:
     """A ``fine_tuning.job`` object as our Job (unknown status -> UNKNOWN, raw kept)."""
     status_raw = raw.get("status")
     metadata = dict(raw.get("metadata") or {})
@@ -114,7 +129,7 @@ def job_from_wire(raw: dict[str, Any]) -> Job:
     status = STATUS_MAP.get(status_raw or "", JobStatus.UNKNOWN)
     return Job(
         id=raw["id"],
-        provider=PROVIDER,
+        provider=provider,
         status=status,
         provider_status=status_raw,
         base_model=raw.get("model"),
@@ -233,7 +248,9 @@ def metric_points(
     return [points[s] for s in sorted(points)]
 
 
-def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> BaseException:
+def translate_error(
+    exc: BaseException, secrets: Iterable[str | None] = (), *, provider: str = PROVIDER
+) -> BaseException:
     """An ``openai`` SDK exception as our error tree, vendor message and request id kept."""
     import openai
 
@@ -253,7 +270,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
             exc.status_code,
             # A non-JSON body (a proxy's HTML page) is the whole message: masked, then cut.
             excerpt(str(message), secrets, limit=500),
-            provider=PROVIDER,
+            provider=provider,
             request_id=exc.request_id or request_id(headers),
             body=redact_body(body, secrets),
             provider_code=exc.code,
@@ -263,21 +280,21 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         cause = exc.__cause__
         if isinstance(exc, openai.APITimeoutError) and not isinstance(cause, Exception):
             return translate_transport(
-                TimeoutError(exc.message), provider=PROVIDER, secrets=secrets
+                TimeoutError(exc.message), provider=provider, secrets=secrets
             )
         return translate_transport(
-            cause if isinstance(cause, Exception) else exc, provider=PROVIDER, secrets=secrets
+            cause if isinstance(cause, Exception) else exc, provider=provider, secrets=secrets
         )
     if isinstance(exc, openai.APIResponseValidationError):
         from ...errors import APIResponseValidationError
 
-        return APIResponseValidationError(redact(str(exc), secrets), provider=PROVIDER)
+        return APIResponseValidationError(redact(str(exc), secrets), provider=provider)
     if _is_unparsed_body(exc):
         from ...errors import APIResponseValidationError
 
         return APIResponseValidationError(
             f"the API answered something that is not the JSON it documents ({type(exc).__name__})",
-            provider=PROVIDER,
+            provider=provider,
         )
     return exc
 
@@ -294,7 +311,9 @@ def _is_unparsed_body(exc: BaseException) -> bool:
     )
 
 
-def ensure_parsed(result: Any, secrets: Iterable[str | None] = ()) -> Any:
+def ensure_parsed(
+    result: Any, secrets: Iterable[str | None] = (), *, provider: str = PROVIDER
+) -> Any:
     """The SDK's answer, or APIResponseValidationError when it is raw text instead of a model
     (the server sent a non-JSON body, e.g. a proxy's HTML error page with status 200, which
     may echo the request's Authorization header: the quoted start is masked)."""
@@ -303,13 +322,13 @@ def ensure_parsed(result: Any, secrets: Iterable[str | None] = ()) -> Any:
         from ...errors import APIResponseValidationError
 
         raise APIResponseValidationError(
-            f"expected a JSON body, got {excerpt(result, secrets)!r}", provider=PROVIDER
+            f"expected a JSON body, got {excerpt(result, secrets)!r}", provider=provider
         )
     if isinstance(result, (list, dict, int, float, bool)):  # JSON, but not an object
         from ...errors import APIResponseValidationError
 
         raise APIResponseValidationError(
-            f"expected a JSON object, got a {type(result).__name__}", provider=PROVIDER
+            f"expected a JSON object, got a {type(result).__name__}", provider=provider
         )
     return result
 

@@ -2,6 +2,8 @@
 retirements (data: ``facts.json`` next to this module), hyperparameter ranges, metadata limits.
 
 ``check_spec`` raises UnsupportedFeatureError for what OpenAI would refuse and returns warnings.
+Given another service's ``Profile`` it applies that one's limits and catalog instead, and the
+OpenAI-only wind-down not at all.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from ...errors import (
     PermissionDeniedError,
     UnsupportedFeatureError,
 )
-from ...facts import check_base_model, load_facts
+from ...facts import ProviderFacts, check_base_model, load_facts
 from ...types import JobSpec
+from .profile import OPENAI, Profile
 
 __all__ = [
     "BASE_MODEL_RETIREMENTS",
@@ -28,6 +31,7 @@ __all__ = [
     "check_spec",
     "eligibility_error",
     "from_permission_denied",
+    "tunable_ids",
 ]
 
 PROVIDER = "openai"
@@ -38,9 +42,15 @@ assert _FACTS is not None and _FACTS.new_jobs_until is not None  # shipped with 
 NEW_JOBS_UNTIL: date = _FACTS.new_jobs_until
 """OpenAI accepts no new fine-tuning jobs from this day on (deprecations page, 2026-05-07)."""
 
-SUPPORTED_BASE_MODELS: frozenset[str] = frozenset(
-    name for m in _FACTS.models if m.status != "retired" for name in (m.id, *m.aliases)
-)
+
+def tunable_ids(facts: ProviderFacts) -> frozenset[str]:
+    """Ids and aliases of the catalog's models that are not retired."""
+    return frozenset(
+        name for m in facts.models if m.status != "retired" for name in (m.id, *m.aliases)
+    )
+
+
+SUPPORTED_BASE_MODELS: frozenset[str] = tunable_ids(_FACTS)
 """Base models OpenAI documents as tunable, from facts.json (``ft:...`` continue a fine-tune)."""
 
 DPO_BASE_MODELS: frozenset[str] = frozenset(
@@ -90,14 +100,8 @@ def from_permission_denied(exc: PermissionDeniedError) -> APIStatusError:
     )
 
 
-def _base_of(model: str) -> str:
-    """``ft:gpt-4o-mini-2024-07-18:org:suffix:id`` continues a fine-tune of its base."""
-    return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
-
-
-def check_dates(base_model: str, today: date, method: str = "sft") -> list[str]:
-    """The sunset rule: refuse on/after NEW_JOBS_UNTIL, warn before; then the catalog's dates
-    for the base model (a retired one is refused with its successor)."""
+def _sunset(today: date) -> list[str]:
+    """OpenAI's wind-down: refuse on/after NEW_JOBS_UNTIL, warn before."""
     if today >= NEW_JOBS_UNTIL:
         raise FineTuningEligibilityError(
             f"new fine-tuning jobs are refused since {NEW_JOBS_UNTIL.isoformat()}: OpenAI shut"
@@ -106,12 +110,18 @@ def check_dates(base_model: str, today: date, method: str = "sft") -> list[str]:
             cutoff=NEW_JOBS_UNTIL,
         )
     days = (NEW_JOBS_UNTIL - today).days
-    found = [
+    return [
         f"OpenAI stops accepting new fine-tuning jobs on {NEW_JOBS_UNTIL.isoformat()} ({days} days"
         " left; organizations without recent fine-tuning activity are already refused). Plan a"
         " move to fireworks, gemini, huggingface or local (`finetune migrate`)."
     ]
-    base = _base_of(base_model)
+
+
+def check_dates(base_model: str, today: date, method: str = "sft") -> list[str]:
+    """The sunset rule: refuse on/after NEW_JOBS_UNTIL, warn before; then the catalog's dates
+    for the base model (a retired one is refused with its successor)."""
+    found = _sunset(today)
+    _, base = OPENAI.fine_tune_base(base_model)
     if base in SUPPORTED_BASE_MODELS or _FACTS.find(base) is not None:
         found += check_base_model(PROVIDER, base, method, on=today)
     return found
@@ -121,52 +131,84 @@ def check_spec(
     spec: JobSpec,
     *,
     today: date,
-    supported: Collection[str] = SUPPORTED_BASE_MODELS,
+    supported: Collection[str] | None = None,
     allow_unlisted: bool = True,
+    profile: Profile = OPENAI,
 ) -> list[str]:
-    """Refuse what OpenAI would refuse (before any upload); return the warnings."""
+    """Refuse what the service would refuse (before any upload); return the warnings.
+
+    ``supported``: the tunable base models (default: the profile's catalog).
+    """
+    name, shown, limits = profile.name, profile.display_name, profile.limits
     hp = spec.hyperparameters
     if hp.learning_rate is not None and spec.strict:
         raise UnsupportedFeatureError(
-            PROVIDER,
+            name,
             "an absolute learning_rate",
-            "OpenAI takes learning_rate_multiplier (relative to its default).",
+            f"{shown} takes learning_rate_multiplier (relative to its default).",
         )
     if hp.beta is not None and spec.method != "dpo":
         raise UnsupportedFeatureError(
-            PROVIDER, "beta with method='sft'", "beta is the DPO temperature."
+            name, "beta with method='sft'", "beta is the DPO temperature."
         )
-    if hp.batch_size is not None and hp.batch_size > 256:
+    batch = hp.batch_size
+    if limits.max_batch_size and batch is not None and batch > limits.max_batch_size:
         raise UnsupportedFeatureError(
-            PROVIDER, f"batch_size={hp.batch_size}", "OpenAI allows 1..256."
+            name, f"batch_size={batch}", f"{shown} allows 1..{limits.max_batch_size}."
         )
-    if hp.epochs is not None and hp.epochs > 50:
-        raise UnsupportedFeatureError(PROVIDER, f"epochs={hp.epochs}", "OpenAI allows 1..50.")
-    if hp.beta is not None and hp.beta > 2:
-        raise UnsupportedFeatureError(PROVIDER, f"beta={hp.beta}", "OpenAI allows 0 < beta <= 2.")
-    if spec.output_name is not None and len(spec.output_name) > 64:
+    if limits.max_epochs and hp.epochs is not None and hp.epochs > limits.max_epochs:
         raise UnsupportedFeatureError(
-            PROVIDER, "an output_name over 64 characters", "It becomes the suffix."
+            name, f"epochs={hp.epochs}", f"{shown} allows 1..{limits.max_epochs}."
+        )
+    if limits.max_beta and hp.beta is not None and hp.beta > limits.max_beta:
+        raise UnsupportedFeatureError(
+            name, f"beta={hp.beta}", f"{shown} allows 0 < beta <= {limits.max_beta:g}."
+        )
+    if spec.output_name is not None and len(spec.output_name) > limits.max_suffix:
+        raise UnsupportedFeatureError(
+            name,
+            f"an output_name over {limits.max_suffix} characters",
+            "It becomes the suffix."
+            + ("" if profile is OPENAI else f" {shown} takes at most {limits.max_suffix}."),
         )
     long = [k for k, v in spec.labels.items() if len(k) > 64 or len(v) > 512]
     if len(spec.labels) > 15 or long:
         raise UnsupportedFeatureError(
-            PROVIDER,
+            name,
             f"these labels ({len(spec.labels)} given; too long: {long or 'none'})",
             "Labels become job metadata: at most 15 pairs (one is kept for client_ref),"
             " keys up to 64 and values up to 512 characters.",
         )
-    found = check_dates(spec.base_model, today, spec.method)
+    found = _sunset(today) if profile.openai_wind_down else []
+    return found + _check_catalog(spec, profile, today, supported, allow_unlisted)
+
+
+def _check_catalog(
+    spec: JobSpec,
+    profile: Profile,
+    today: date,
+    supported: Collection[str] | None,
+    allow_unlisted: bool,
+) -> list[str]:
+    """The catalog's dates for the base model (or the base of a fine-tune being continued);
+    an id the catalog lacks warns (or, with ``allow_unlisted=False``, is refused)."""
+    facts = load_facts(profile.facts) if profile.facts else None
+    if facts is None:  # a generic server: the caller knows its models, we do not
+        return []
+    tunable = supported if supported is not None else tunable_ids(facts)
     model = spec.base_model
-    if not model.startswith("ft:") and model not in supported and _FACTS.find(model) is None:
-        listed = ", ".join(sorted(supported))
-        if not allow_unlisted:
-            raise UnsupportedFeatureError(
-                PROVIDER, f"the base model {model!r}", f"Tunable models: {listed}."
-            )
-        found.append(
-            f"{model!r} is not in the list of tunable OpenAI models ({listed}). The catalog is"
-            f" dated {_FACTS.date.isoformat()} and may be stale: upgrade finetune-sdk for newer"
-            " data, or go ahead (this is only a warning)"
+    fine_tune, base = profile.fine_tune_base(model)
+    if base in tunable or facts.find(base) is not None:
+        return check_base_model(facts.provider, base, spec.method, on=today)
+    if fine_tune:
+        return []
+    listed = ", ".join(sorted(tunable))
+    if not allow_unlisted:
+        raise UnsupportedFeatureError(
+            profile.name, f"the base model {model!r}", f"Tunable models: {listed}."
         )
-    return found
+    return [
+        f"{model!r} is not in the list of tunable {facts.display_name} models ({listed}). The"
+        f" catalog is dated {facts.date.isoformat()} and may be stale: upgrade finetune-sdk for"
+        " newer data, or go ahead (this is only a warning)"
+    ]
