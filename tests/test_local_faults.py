@@ -41,7 +41,8 @@ def _job_without_worker(home: Path, monkeypatch, pid: int, **fields):
     """A job whose 'worker' is ``pid`` (nothing is trained unless the test runs it)."""
     monkeypatch.setattr("finetune_sdk.providers.local.start_worker", lambda *a, **k: pid)
     c = client(home)
-    job = c.jobs.create(base_model="tiny", training_file=home / "train.jsonl", **fields)
+    # new=True: tests make several such jobs from the same request, each a deliberate new one
+    job = c.jobs.create(base_model="tiny", training_file=home / "train.jsonl", new=True, **fields)
     return c, job, JobDir(home / "local" / "jobs" / job.id)
 
 

@@ -14,6 +14,7 @@ import pytest
 from finetune_sdk import cost
 from finetune_sdk.client import Client
 from finetune_sdk.evaluate import compare
+from finetune_sdk.intent import derive_client_ref
 from finetune_sdk.manifest import CONVERTER_VERSION, build_manifest, write_manifest
 from finetune_sdk.types import Hyperparameters, Job, JobSpec, JobStatus
 
@@ -45,7 +46,8 @@ def test_manifest_content(finished, tmp_path):
     assert manifest["model"]["id"] == job.output_model == model.id is not None
     assert manifest["model"]["base_model"] == "base" and manifest["model"]["provider"] == "fake"
     assert manifest["provider_ids"]["job_id"] == job.id
-    assert manifest["provider_ids"]["client_ref"] == spec.client_ref
+    assert manifest["provider_ids"]["client_ref"] == job.client_ref
+    assert job.client_ref == derive_client_ref("fake", spec)  # the intent key, not a random id
     assert manifest["split_seed"] == 13
     assert manifest["converter_version"] == CONVERTER_VERSION
     assert manifest["hyperparameters"]["requested"] == {"epochs": 2, "learning_rate": 1e-4}
@@ -70,10 +72,11 @@ def test_manifest_content(finished, tmp_path):
 def test_manifest_with_unknown_price_and_actual_tokens(tmp_path):
     data = tmp_path / "t.jsonl"
     data.write_text(SAMPLE.read_text().splitlines()[0] + "\n")
-    spec = JobSpec(base_model="gpt-4o-mini", training_file=data)
+    unpriced = "gpt-9-mini-2099-01-01"  # made up: no price table knows it
+    spec = JobSpec(base_model=unpriced, training_file=data)
     est = cost.estimate(spec, "openai", epochs=1)
     job = Job(id="ftjob-1", provider="openai", status=JobStatus.SUCCEEDED,
-              base_model="gpt-4o-mini", output_model="ft:gpt-4o-mini:o::x",
+              base_model=unpriced, output_model=f"ft:{unpriced}:o::x",
               trained_tokens=est.billed_tokens * 2)
     manifest = build_manifest(job, spec=spec, estimate=est)
     assert manifest["cost"]["estimate"]["usd_high"] is None  # unknown, not NaN, in JSON
