@@ -9,7 +9,8 @@ cancel / pause / resume / events (newest first, paged) / checkpoints, and
 ``GET /v1/models/{id}`` with its ``shutdown_date``. Responses follow the
 published schemas (``tests/specs/openai-fine-tuning.openapi.json``); the one exception is the
 status of a paused job, ``"paused"``, which the spec's enum lacks although ``/pause`` exists.
-Errors use OpenAI's ``{"error": {"message", "type", "param", "code"}}``.
+Errors use OpenAI's ``{"error": {"message", "type", "param", "code"}}``. OpenAI-compatible
+services (Azure OpenAI, Nebius) are this server with other settings: ``openai_compatible.py``.
 
 Wire it with ``openai.OpenAI(base_url=server.base_url, http_client=httpx2.Client(
 transport=server.transport()))``, ``server.mount(httpx2_mock)`` or ``server.serve()``.
@@ -300,8 +301,7 @@ class OpenAIMockServer(OpenAIFilesMixin, MockServer):
                 job["finished_at"] = int(time.time())
             if status is JobStatus.SUCCEEDED:
                 self._training_progress(job_id, steps=(3, 4))
-                suffix = job.get("suffix") or ""
-                job["fine_tuned_model"] = f"ft:{job['model']}:mock-org:{suffix}:{job_id[-10:-4]}"
+                job["fine_tuned_model"] = self._model_id(job)
                 job["trained_tokens"] = 4096
                 job["result_files"] = [
                     self._new_file("step_metrics.csv", b"step,train_loss\n", "fine-tune-results")[
@@ -313,7 +313,7 @@ class OpenAIMockServer(OpenAIFilesMixin, MockServer):
                     self.checkpoints.setdefault(job_id, []).append(
                         {
                             "object": "fine_tuning.job.checkpoint",
-                            "id": self._id("ftckpt_"),
+                            "id": self._checkpoint_id(job_id, step),
                             "created_at": int(time.time()),
                             "fine_tuning_job_id": job_id,
                             "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}",
@@ -328,6 +328,14 @@ class OpenAIMockServer(OpenAIFilesMixin, MockServer):
                     )
                 self._event(job_id, f"New fine-tuned model created: {job['fine_tuned_model']}")
                 self._event(job_id, "The job has successfully completed")
+
+    def _model_id(self, job: dict[str, Any]) -> str:
+        """The ``fine_tuned_model`` of a job that succeeded."""
+        suffix = job.get("suffix") or ""
+        return f"ft:{job['model']}:mock-org:{suffix}:{job['id'][-10:-4]}"
+
+    def _checkpoint_id(self, job_id: str, step: int) -> str:
+        return self._id("ftckpt_")
 
     def _training_progress(self, job_id: str, steps: tuple[int, ...]) -> None:
         for step in steps:
