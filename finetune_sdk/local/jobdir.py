@@ -148,6 +148,15 @@ class JobDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         return list(_read_lines(self.metrics_file))
 
+    def checkpoint_steps(self) -> list[int]:
+        """Steps of the complete checkpoints (``step-N`` holding its ``checkpoint.json``
+        marker, the test the trainer's resume applies), oldest first."""
+        folder = self.checkpoint_dir
+        if not folder.is_dir():
+            return []
+        return sorted(int(path.name[5:]) for path in folder.glob("step-*")
+                      if path.name[5:].isdigit() and (path / "checkpoint.json").is_file())
+
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of worker.log (what a user needs to see why a worker died)."""
         try:

@@ -29,6 +29,7 @@ from ..errors import (
 )
 from ..local.jobdir import CorruptStatusError, JobDir, now_iso
 from ..local.launcher import pid_alive, start_worker, worker_gone
+from ..local.resume import count_examples, default_save_period, lost_hint, resume_event
 from ..provider import Provider
 from ..retry import RetryPolicy
 from ..types import (
@@ -64,7 +65,9 @@ class LocalOptions(ProviderOptions):
     max_steps: int | None = Field(None, ge=1)
     """Stop after this many optimizer steps (smoke tests, budgets)."""
     save_every_steps: int | None = Field(None, ge=1)
-    """Checkpoint period; a checkpoint is always written at the end and when stopped."""
+    """Checkpoint period; a checkpoint is always written at the end and when stopped. None:
+    about every tenth of the run (``local.resume.DEFAULT_CHECKPOINTS``), so a crash loses
+    ~10 % of it."""
     eval_every_steps: int | None = Field(None, ge=1)
     merge: bool = False
     """Also write a merged (base + LoRA) model to ``output/merged``."""
@@ -171,7 +174,10 @@ class LocalProvider(Provider):
                                      " pass the JSONL path instead")
         return ref.uri
 
-    def _train_config(self, spec: JobSpec, options: LocalOptions) -> dict[str, Any]:
+    def _train_config(self, spec: JobSpec, options: LocalOptions,
+                      examples: int | None = None) -> dict[str, Any]:
+        """The worker's TrainConfig fields; ``examples`` (training lines) sets the default
+        checkpoint period."""
         chosen = spec.hyperparameters.model_dump(exclude_none=True)
         config = {k: chosen[k] for k in _TRAINER_HYPERPARAMETERS if k in chosen}
         if spec.base_model == "tiny":
@@ -181,19 +187,22 @@ class LocalProvider(Provider):
         for key in ("max_steps", "save_every_steps", "eval_every_steps", "quantization"):
             if getattr(options, key) is not None:
                 config[key] = getattr(options, key)
+        if "save_every_steps" not in config and examples:
+            config["save_every_steps"] = default_save_period(config, examples)
         return config
 
     def create_job(self, spec: JobSpec) -> Job:
         options: LocalOptions = self.resolve_options(spec)
         job = JobDir(self.root / "jobs" / f"ftjob-local-{uuid.uuid4().hex[:12]}")
+        train_path = self._dataset_path(spec.training_file, "train")
         job.write_spec({
             "job_id": job.job_id,
             "client_ref": spec.client_ref,
             "base_model": spec.base_model,
             "method": spec.method,
-            "training_file": self._dataset_path(spec.training_file, "train"),
+            "training_file": train_path,
             "validation_file": self._dataset_path(spec.validation_file, "validation"),
-            "train_config": self._train_config(spec, options),
+            "train_config": self._train_config(spec, options, count_examples(train_path)),
             "labels": spec.labels,
             "output_name": spec.output_name,
             "gpus": options.gpus,
@@ -251,9 +260,10 @@ class LocalProvider(Provider):
 
     def _mark_lost(self, job: JobDir, status: dict[str, Any]) -> dict[str, Any]:
         tail = job.log_tail()
+        steps = job.checkpoint_steps()
         message = (f"the worker (pid {status.get('pid')}) stopped without reporting an end"
-                   " (killed, out of memory, or the machine restarted); resume the job to"
-                   " continue from the last checkpoint")
+                   " (killed, out of memory, or the machine restarted); "
+                   + lost_hint(steps[-1] if steps else None))
         job.append_event(message, level="error", type="status",
                          data={"log_tail": tail} if tail else None)
         return job.update_status(status="failed", finished_at=now_iso(),
@@ -290,6 +300,7 @@ class LocalProvider(Provider):
             poll_after=None if raw in ("succeeded", "failed", "cancelled") else 1.0,
             provider_details={
                 "job_dir": str(job.path), "pid": status.get("pid"), "step": status.get("step"),
+                "resume_from_step": status.get("resume_from_step"),
                 "train_loss": status.get("train_loss"), "log_file": str(job.log_file),
                 "attempts": status.get("attempts"), "result": status.get("result"),
             },
@@ -354,8 +365,13 @@ class LocalProvider(Provider):
                                " job can be resumed", provider=self.name)
         job.cancel_flag.unlink(missing_ok=True)
         job.pause_flag.unlink(missing_ok=True)
-        job.update_status(status="queued", error=None, finished_at=None, output_model=None)
-        job.append_event("job resumed from its last checkpoint", type="status")
+        # Say what the worker will really do: it continues from the newest complete checkpoint
+        # (the same marker test as the trainer's latest_checkpoint), or from step 0 without one.
+        steps = job.checkpoint_steps()
+        step = steps[-1] if steps else None
+        job.update_status(status="queued", error=None, finished_at=None, output_model=None,
+                          resume_from_step=step or 0)
+        job.append_event(resume_event(step), type="status", data={"from_step": step or 0})
         self._launch(job)
         return self.get_job(job_id)
 
@@ -377,14 +393,10 @@ class LocalProvider(Provider):
         return [_metric(step, values) for step, values in sorted(by_step.items())]
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
-        folder = self._job_dir(job_id).checkpoint_dir
-        found = []
-        for path in folder.glob("step-*") if folder.is_dir() else []:
-            if (path / "checkpoint.json").is_file() and path.name[5:].isdigit():
-                step = int(path.name[5:])
-                found.append(Checkpoint(id=f"{job_id}:{path.name}", job_id=job_id, step=step,
-                                        model_id=f"local:{path / 'adapter'}"))
-        return sorted(found, key=lambda c: c.step or 0)
+        job = self._job_dir(job_id)
+        return [Checkpoint(id=f"{job_id}:step-{step}", job_id=job_id, step=step,
+                           model_id=f"local:{job.checkpoint_dir / f'step-{step}' / 'adapter'}")
+                for step in job.checkpoint_steps()]
 
     def resolve_model(self, job: Job) -> ModelRef:
         if job.status != JobStatus.SUCCEEDED or not job.output_model:
