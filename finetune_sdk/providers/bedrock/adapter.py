@@ -15,11 +15,8 @@ A finished job yields a custom model ARN that needs a deployment before inferenc
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib.util
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,7 +31,6 @@ from ...errors import (
     APIResponseValidationError,
     ConfigurationError,
     ConflictError,
-    DatasetError,
     NotFoundError,
     ProviderNotInstalledError,
 )
@@ -51,8 +47,7 @@ from ...types import (
     ModelRef,
     ProviderOptions,
 )
-from . import aws, mapping, models
-from .dataset import SCHEMAS
+from . import aws, files, mapping, models
 
 __all__ = ["BUCKET_ENV", "ROLE_ENV", "BedrockOptions", "BedrockProvider"]
 
@@ -213,43 +208,15 @@ class BedrockProvider(Provider):
             raise ConfigurationError(
                 f"bedrock: no S3 bucket for training data. Pass bucket='my-bucket' (or"
                 f" 's3://my-bucket/prefix') or set {BUCKET_ENV}; Bedrock reads data only from S3.")
-        from ...data.convert import wire_file
-        from .dataset import write_wire_jsonl
+        bucket = self.bucket
 
-        def sft_only(method: str) -> None:
-            if method != "sft":
-                raise self.unsupported("preference (DPO) data",
-                                       "Bedrock fine-tuning is supervised only.")
-
-        source = Path(path)
-        wires: dict[str, bytes] = {}
-        skipped: dict[str, str] = {}
-        count = 0
-        for schema in SCHEMAS:
-            writer = functools.partial(write_wire_jsonl, schema=schema)
-            try:
-                with wire_file(source, writer, prefix="bedrock-wire-",
-                               check_method=sft_only) as wire:
-                    wires[schema], count = wire.data, wire.examples
-            except DatasetError as exc:
-                if schema == "conversation":  # every model family reads it: a real error
-                    raise
-                skipped[schema] = str(exc)
-        digest = hashlib.sha256(wires["conversation"]).hexdigest()
-        folder = "/".join(p for p in (self.prefix, digest[:16]) if p)
-        uris: dict[str, str] = {}
-        for schema, data in wires.items():
-            key = f"{folder}/{purpose}.{schema}.jsonl"
-            # Content-addressed: a retried or repeated upload writes the same object.
-            self._call("s3", "put_object", Bucket=self.bucket, Key=key, Body=data,
+        def put(key: str, data: bytes) -> None:
+            # Content-addressed key: a retried or repeated upload writes the same object.
+            self._call("s3", "put_object", Bucket=bucket, Key=key, Body=data,
                        ContentType="application/jsonl")
-            uris[schema] = f"s3://{self.bucket}/{key}"
-        return DatasetRef(
-            id=uris["conversation"], provider=self.name, uri=uris["conversation"],
-            filename=source.name, bytes=len(wires["conversation"]), sha256=digest,
-            num_examples=count, kind="chat",
-            provider_details={"bucket": self.bucket, "folder": folder, "purpose": purpose,
-                              "schemas": uris, "unconvertible": skipped})
+
+        return files.upload_variants(Path(path), bucket=bucket, prefix=self.prefix,
+                                     purpose=purpose, put=put, unsupported=self.unsupported)
 
     # -- jobs -----------------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> list[str]:
@@ -269,7 +236,7 @@ class BedrockProvider(Provider):
         for field in ("training_file", "validation_file"):
             value = getattr(spec, field)
             if value is not None:
-                self._check_data(value, family, field)
+                files.check_data(value, family, field)
         regions = models.regions_for(spec.base_model)
         if regions and self.region not in regions:
             found.append(f"{models.model_id(spec.base_model)} is tuned in {', '.join(regions)}"
@@ -277,27 +244,6 @@ class BedrockProvider(Provider):
         for message in found:
             warnings.warn(message, PreflightWarning, stacklevel=3)
         return found + preflight_catalog(self.name, spec, models.model_id(spec.base_model))
-
-    def _check_data(self, value: Any, family: models.Family, field: str) -> None:
-        if isinstance(value, DatasetRef):
-            schemas = value.provider_details.get("schemas")
-            if schemas is not None and family.schema not in schemas:
-                why = value.provider_details.get("unconvertible", {}).get(family.schema, "")
-                raise ConfigurationError(f"bedrock: {family.name} trains on {family.schema}"
-                                         f" data and {field} could not be written so: {why}")
-            count = value.num_examples
-        elif isinstance(value, (str, Path)) and not str(value).startswith("s3://"):
-            from .dataset import write_wire_jsonl
-
-            with tempfile.TemporaryDirectory(prefix="bedrock-check-") as tmp:
-                count = write_wire_jsonl(value, Path(tmp) / "wire.jsonl", schema=family.schema)
-        else:
-            return  # an S3 URI the caller prepared: Bedrock validates it
-        if field == "training_file" and count is not None and (
-                count < family.min_examples
-                or (family.max_examples is not None and count > family.max_examples)):
-            raise DatasetError(f"{family.name} trains on {family.min_examples} to"
-                               f" {family.max_examples} examples; {field} has {count}")
 
     def _role(self, options: BedrockOptions) -> str:
         import re
@@ -337,14 +283,15 @@ class BedrockProvider(Provider):
             "clientRequestToken": mapping.request_token(ref),
             "baseModelIdentifier": spec.base_model,
             "customizationType": "FINE_TUNING",
-            "trainingDataConfig": {"s3Uri": _s3_uri(spec.training_file, family, "training_file")},
+            "trainingDataConfig": {
+                "s3Uri": files.s3_uri(spec.training_file, family, "training_file")},
             "outputDataConfig": {"s3Uri": self._output(options)},
             "hyperParameters": models.hyper_parameters(
                 spec.hyperparameters, options.hyper_parameters, family, self.unsupported),
         }
         if spec.validation_file is not None and family.validation_file:
             body["validationDataConfig"] = {"validators": [
-                {"s3Uri": _s3_uri(spec.validation_file, family, "validation_file")}]}
+                {"s3Uri": files.s3_uri(spec.validation_file, family, "validation_file")}]}
         if spec.labels:
             tags = [{"key": k, "value": v} for k, v in spec.labels.items()]
             body["jobTags"], body["customModelTags"] = tags, tags
@@ -456,20 +403,3 @@ def _secret(value: str | SecretStr | None) -> SecretStr | None:
     if isinstance(value, SecretStr):
         return value if value.get_secret_value() else None
     return SecretStr(value) if value else None
-
-
-def _s3_uri(ref: Any, family: models.Family, field: str) -> str:
-    """The S3 URI of the data in ``family``'s schema (a caller's own s3:// URI as is)."""
-    if isinstance(ref, DatasetRef):
-        schemas = ref.provider_details.get("schemas") or {}
-        uri = schemas.get(family.schema) if schemas else (ref.uri or ref.id)
-        if uri is None:
-            why = ref.provider_details.get("unconvertible", {}).get(family.schema, "")
-            raise ConfigurationError(f"bedrock: {family.name} needs {family.schema} data;"
-                                     f" {field} could not be written so: {why}")
-    else:
-        uri = str(ref)
-    if not uri.startswith("s3://"):
-        raise ConfigurationError(f"bedrock: JobSpec.{field} must be in S3 (a DatasetRef from"
-                                 f" client.datasets.upload, or an s3:// URI), got {uri!r}")
-    return uri
