@@ -80,6 +80,10 @@ def upload(provider: Any, source: Path) -> DatasetRef:
             lambda: client.files.upload(named, purpose="fine-tune", check=False)))
         method, count, data = wire.method, wire.examples, wire.data
     state = state_of(file_obj)
+    if state == "failed" and not file_obj.get("validation_report"):
+        # The SDK's upload() rebuilds the answer without the report: read it for the reason.
+        file_id = file_obj["id"]
+        file_obj = dump(provider._call(lambda: client.files.retrieve(file_id)))
     return DatasetRef(
         id=file_obj["id"], provider=provider.name,
         uri=f"{provider.base_url}/v1/files/{file_obj['id']}", filename=source.name,
