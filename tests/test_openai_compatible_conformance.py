@@ -25,13 +25,22 @@ from finetune_sdk.testing.mock_servers.openai_compatible import OpenAICompatible
 TODAY = date(2026, 11, 23)
 
 
+class _Processing:
+    """Files are ``uploaded`` first and ``processed`` on a later read, as on OpenAI."""
+
+    uploads_process = True
+
+    def never_ready(self, provider, mock, monkeypatch):
+        self.hold_answers(mock, monkeypatch, r"^GET /.*v1/files/[^/]+$", {"status": "uploaded"})
+
+
 def wired(mock: OpenAICompatibleMockServer, cls: type, secret: str, retry_policy=None, **kw):
     return cls(api_key=secret, http_client=httpx2.Client(transport=mock.transport()),
                retry=retry_policy, file_poll_interval=0, today=lambda: TODAY, **kw)
 
 
 @pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning")
-class TestAzureOpenAIConformance(ProviderConformance):
+class TestAzureOpenAIConformance(_Processing, ProviderConformance):
     base_model = "gpt-4.1-mini-2025-04-14"
     missing_job_id = "ftjob-does-not-exist"
     create_path_pattern = r"^POST /openai/v1/fine_tuning/jobs$"
@@ -54,7 +63,7 @@ class TestAzureOpenAIConformance(ProviderConformance):
 
 
 @pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning")
-class TestGenericAtNebiusConformance(ProviderConformance):
+class TestGenericAtNebiusConformance(_Processing, ProviderConformance):
     """``Client("openai-compatible", base_url=<nebius>)``: the generic profile, Nebius's URL."""
 
     base_model = "meta-llama/Llama-3.1-8B-Instruct"
@@ -78,7 +87,7 @@ class TestNebiusConformance(TestGenericAtNebiusConformance):
         return wired(mock, NebiusProvider, secret, retry_policy)  # Nebius's URL by default
 
 
-class TestUnknownServerConformance(ProviderConformance):
+class TestUnknownServerConformance(_Processing, ProviderConformance):
     """No catalog, no ranges: any base model passes preflight without a warning."""
 
     base_model = "acme/tiny-chat-1b"
