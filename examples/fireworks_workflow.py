@@ -5,7 +5,8 @@ Runs offline against the fake provider by default. For Fireworks change one line
 and FIREWORKS_ACCOUNT_ID (environment or .env). What it does:
 
 1. uploads the chats as a Fireworks dataset (id = hash of the content, so re-running reuses it);
-2. starts a supervised LoRA job on gpt-oss-20b with epochs / batch size / learning rate;
+2. starts a supervised LoRA job on gpt-oss-20b with epochs / batch size / learning rate, naming
+   the model after what it is trained on (see ``output_name``), so the script can be re-run;
 3. waits, printing each status change;
 4. writes the model id to ``.env`` as FIREWORKS_MODEL_ID for your app.
 
@@ -15,6 +16,7 @@ set DEPLOY=1 to create one here (``provider.deploy``), and delete it when you ar
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -34,6 +36,18 @@ HYPERPARAMETERS = Hyperparameters(
 )
 
 
+def output_name() -> str:
+    """``health-coach-gpt-oss-20b-<8 hex>``, the hex from the data, base and hyperparameters.
+
+    Fireworks never overwrites a model: a second job writing the same name is refused. Derived
+    from the inputs, the name changes when you edit any of them (a new model, no clash) and
+    stays when you re-run unchanged (the SDK then attaches to the job it already started).
+    """
+    digest = hashlib.sha256(SAMPLE.read_bytes())
+    digest.update(f"{BASE_MODEL}|{HYPERPARAMETERS.model_dump_json()}".encode())
+    return f"health-coach-gpt-oss-20b-{digest.hexdigest()[:8]}"
+
+
 def main() -> None:
     client = Client(PROVIDER)
     training = client.datasets.upload(SAMPLE)
@@ -42,7 +56,7 @@ def main() -> None:
     job = client.jobs.run(
         base_model=BASE_MODEL,
         training_file=training,
-        output_name="health-coach-gpt-oss-20b",
+        output_name=output_name(),
         hyperparameters=HYPERPARAMETERS,
         poll_interval=0.1 if PROVIDER == "fake" else None,
         progress=False,

@@ -2,9 +2,12 @@
 
 Every id is chosen here, so every create is idempotent: a dataset id is the hash of its converted
 content (a re-run reuses the READY dataset), a job id derives from ``client_ref`` (a resent create
-answers 409 ALREADY_EXISTS, which means "fetch it"). That makes creates safe to retry through
+answers 409 ALREADY_EXISTS, which means "fetch it"; with no such job, the name taken is the
+output model, and the error says so). That makes creates safe to retry through
 ``self.retry``, and a 409 is never retried. Large files go through a signed URL: the PUT carries
-no Fireworks credentials. A finished job is a LoRA addon that needs a deployment to serve.
+no Fireworks credentials. A finished job is a LoRA addon that needs a deployment to serve. Base
+models go out as ``accounts/.../models/...``: preflight resolves short and Hugging Face names
+through the catalog, or refuses them before any upload.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pydantic import SecretStr
 from ..._http import call_translated, json_body, raise_for_response, translate_transport
 from ...config import resolve_secret, setting
 from ...errors import (
+    APIStatusError,
     ConfigurationError,
     ConflictError,
     DatasetError,
@@ -267,10 +271,12 @@ class FireworksProvider(Provider):
 
     # -- jobs -----------------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> list[str]:
-        """The catalog (retired bases refused, unknown ones warned), and Fireworks jobs carry
-        no labels: say so rather than drop them silently."""
+        """The base model as a Fireworks name (refused when it cannot be one), the catalog
+        (retired bases refused, unknown ones warned), and Fireworks jobs carry no labels: say
+        so rather than drop them silently."""
         self.resolve_options(spec)
-        found: list[str] = check_base_model(self.name, spec.base_model, spec.method)
+        base = mapping.resolve_base_model(spec.base_model)
+        found: list[str] = check_base_model(self.name, base, spec.method)
         if spec.labels:
             found.append(
                 f"Fireworks jobs have no labels; {sorted(spec.labels)} stay in the local ledger"
@@ -286,9 +292,20 @@ class FireworksProvider(Provider):
         body = mapping.create_body(spec, account=self.account_id, options=options)
         path = f"{self._account_path}/supervisedFineTuningJobs"
         try:
-            raw = self._api("POST", path, json=body, params={"supervisedFineTuningJobId": job_id})
-        except ConflictError:
+            raw = self._api("POST", path, json=body,
+                            params={"supervisedFineTuningJobId": job_id})
+        except APIStatusError as exc:
+            if not mapping.is_already_exists(exc):  # 409, or a 400 saying "already exists"
+                raise
+            taken = exc
+        else:
+            return mapping.job_from_wire(raw, client_ref=spec.client_ref)
+        try:
             raw = self._api("GET", f"{path}/{job_id}")
+        except NotFoundError:
+            raw = None  # raised below, outside the except: the 404 is no part of the story
+        if raw is None:  # the name taken is the output model, not our job's id
+            raise mapping.output_model_taken(taken, spec, self.account_id)
         return mapping.job_from_wire(raw, client_ref=spec.client_ref)
 
     def _job_path(self, job_id: str) -> str:

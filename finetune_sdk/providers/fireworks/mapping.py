@@ -1,16 +1,18 @@
-"""Fireworks wire format <-> our types: JOB_STATE_* map, ids, create body, job mapping.
+"""Fireworks wire format <-> our types: JOB_STATE_* map, ids, base-model names, create body,
+job mapping, and the "output model already exists" error.
 
 Pure functions over the REST JSON (camelCase), tested without a server.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from datetime import datetime
 from typing import Any
 
-from ...errors import DatasetError
+from ...errors import APIStatusError, ConfigurationError, DatasetError, status_error
 from ...types import Job, JobFailure, JobSpec, JobStatus
 from .._wire import wire_parser
 
@@ -19,8 +21,12 @@ __all__ = [
     "STATUS_MAP",
     "create_body",
     "dataset_id_for",
+    "is_already_exists",
     "job_from_wire",
     "job_id_for",
+    "output_model_for",
+    "output_model_taken",
+    "resolve_base_model",
 ]
 
 PROVIDER = "fireworks"
@@ -66,6 +72,80 @@ def job_id_for(client_ref: str) -> str:
     return candidate
 
 
+_MODEL_NAME = re.compile(r"^accounts/[^/]+/models/[^/#]+$")
+EXAMPLE_BASE = "accounts/fireworks/models/gpt-oss-20b"
+
+
+def resolve_base_model(base_model: str) -> str:
+    """The resource name Fireworks takes for ``base_model`` (``accounts/<a>/models/<m>``).
+
+    Users write short names (``gpt-oss-20b``) or Hugging Face ids (``openai/gpt-oss-20b``); the
+    API takes neither and says so only at job create, after the upload. A name the catalog lists
+    (id or alias, any case) becomes its id; anything else is refused here, in preflight.
+    """
+    if base_model.startswith("accounts/"):
+        if _MODEL_NAME.match(base_model):
+            return base_model
+        raise ConfigurationError(
+            f"fireworks: base model {base_model!r} is not a model name; Fireworks names models"
+            f" accounts/<account>/models/<model>, e.g. {EXAMPLE_BASE}")
+    from ...facts import load_facts
+
+    facts = load_facts(PROVIDER)
+    models = facts.models if facts is not None else ()
+    wanted = base_model.strip().lower()
+    for model in models:
+        if wanted in (name.lower() for name in (model.id, *model.aliases)):
+            return model.id
+    # Suggest by the part after the org: 'meta-llama/Llama-3.1-8B' is near 'llama-3.1-8b-instruct'.
+    short = {name.rsplit("/", 1)[-1].lower(): model.id
+             for model in models for name in (model.id, *model.aliases)}
+    close = difflib.get_close_matches(wanted.rsplit("/", 1)[-1], list(short), n=1, cutoff=0.6)
+    hint = f" Did you mean {short[close[0]]}?" if close else ""
+    what = ("a Hugging Face id, and the catalog lists no Fireworks model for it" if "/" in wanted
+            else "not a Fireworks model name, and the catalog does not list it")
+    raise ConfigurationError(
+        f"fireworks: base model {base_model!r} is {what}. Fireworks names models"
+        f" accounts/<account>/models/<model>, e.g. {EXAMPLE_BASE} (the Fireworks model library"
+        f" shows each model's name; `finetune models --tunable -p fireworks` lists the ones this"
+        f" SDK knows).{hint} Nothing was uploaded.")
+
+
+def output_model_for(spec: JobSpec, account: str) -> str:
+    """The model a job for ``spec`` writes: its output name, else the job id (the default)."""
+    short = job_id_for(spec.output_name) if spec.output_name else job_id_for(spec.client_ref)
+    return f"accounts/{account}/models/{short}"
+
+
+def output_model_taken(exc: APIStatusError, spec: JobSpec, account: str) -> APIStatusError:
+    """The create's "already exists", once no job of ours holds the id: the output model is
+    another job's. Same status and class as the vendor's answer (a final failure, never a
+    retry), with a message that names the model and the way out."""
+    model = output_model_for(spec, account)
+    short = model.rsplit("/", 1)[-1]
+    if spec.output_name:
+        what = f"output_name={spec.output_name!r}"
+        fix = f"Pick another output_name (e.g. {short}-v2)"
+    else:
+        what, fix = "no output_name: the job id names it", "Pass an output_name"
+    said = exc.message.removeprefix(f"HTTP {exc.status_code}: ")
+    return status_error(
+        exc.status_code,
+        f"the output model {model} already exists ({what}) and Fireworks never overwrites a"
+        f" model, so no job was created. {fix} (`finetune train --suffix`), or delete the old"
+        f" model first (`firectl delete model {short}`); the uploaded dataset is kept and"
+        f" reused. Fireworks said: {said}",
+        provider=PROVIDER, request_id=exc.request_id, body=exc.body,
+        provider_code=exc.provider_code)
+
+
+def is_already_exists(exc: APIStatusError) -> bool:
+    """A create refused because a name is taken: 409, or a 400 that says so."""
+    text = f"{exc.provider_code or ''} {exc.message}".lower()
+    return exc.status_code == 409 or (exc.status_code == 400 and (
+        "already exist" in text or "already_exists" in text))
+
+
 def dataset_id_for(wire_bytes: bytes) -> str:
     """A dataset id from the converted file's content: re-running an upload reuses it."""
     return "ftsdk-" + hashlib.sha256(wire_bytes).hexdigest()[:24]
@@ -75,7 +155,7 @@ def create_body(spec: JobSpec, *, account: str, options: Any) -> dict[str, Any]:
     """The ``supervisedFineTuningJobs`` create body (camelCase) for ``spec``."""
     hp = spec.hyperparameters
     body: dict[str, Any] = {
-        "baseModel": spec.base_model,
+        "baseModel": resolve_base_model(spec.base_model),
         "dataset": _dataset_name(spec.training_file, account),
         "displayName": spec.output_name or spec.client_ref,
     }

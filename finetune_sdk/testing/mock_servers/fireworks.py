@@ -4,7 +4,8 @@ Routes: datasets create (client-chosen ``datasetId``, 409 ALREADY_EXISTS on a re
 ``:upload`` (multipart), ``:getUploadEndpoint`` -> a signed URL on this server, ``PUT`` to it
 (refused with 403 when it carries an Authorization header or the signed headers are wrong),
 ``:validateUpload``; a dataset reads ``UPLOADING`` once after its bytes arrive, then ``READY``.
-``supervisedFineTuningJobs`` create (``?supervisedFineTuningJobId=``, 409 on a repeat), get, list
+``supervisedFineTuningJobs`` create (``?supervisedFineTuningJobId=``, 409 on a repeat; 409 too,
+or 400 with ``output_model_conflict_status``, when its ``outputModel`` is another job's), get, list
 (``pageSize`` / ``pageToken``), ``:cancel`` (CANCELLING, then CANCELLED on the next read),
 ``:resume``, DELETE; ``models`` get; ``deployments`` create/get. Errors are gRPC-gateway style
 ``{"code", "message", "details"}``. Requests to the account API without ``Bearer`` get 401.
@@ -81,6 +82,9 @@ class FireworksMockServer(MockServer):
         self._seq = 0
         self.dataset_rejection: str | None = None
         """Set to a reason: datasets fail validation with it (``status.code`` INVALID_ARGUMENT)."""
+        self.output_model_conflict_status = 409
+        """What a create gets when its output model exists or another job writes it: 409
+        ALREADY_EXISTS, or 400 (INVALID_ARGUMENT) for the other form clients have to read."""
 
     def error_body(self, status: int, message: str) -> Any:
         return {"code": _GRPC.get(status, "UNKNOWN"), "message": message, "details": []}
@@ -240,6 +244,14 @@ class FireworksMockServer(MockServer):
             return self._error(409, f"supervisedFineTuningJob {job_id} already exists")
         if not body.get("baseModel"):
             return self._error(400, "baseModel is required")
+        output = str(body.get("outputModel") or job_id)
+        if not output.startswith("accounts/"):
+            output = f"accounts/{account}/models/{output}"
+        # A model name is never reused: not one a finished job wrote, nor one a job will write.
+        if output in self.models or any(j.get("outputModel") == output
+                                        for j in self.jobs.values()):
+            return self._error(self.output_model_conflict_status,
+                               f"output model {output} already exists")
         for field in ("dataset", "evaluationDataset"):
             ds = body.get(field)
             if field == "dataset" and not ds:
