@@ -138,7 +138,9 @@ class TogetherProvider(Provider):
             import together
 
             from .bridge import httpx_client
+            from .logs import protect
 
+            protect(*self._secrets())  # the SDK logs request bodies (a W&B key) at DEBUG
             http = None if self._http_client is None else httpx_client(self._http_client)
             self._sdk = together.Together(
                 api_key=self._api_key.get_secret_value(), base_url=self.base_url,
