@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError, ProviderNotInstalledError, UnsupportedFeatureError
+from .errors import (
+    ConfigurationError,
+    NotFoundError,
+    ProviderNotInstalledError,
+    UnsupportedFeatureError,
+)
 from .retry import RetryPolicy
 from .types import ModelRef
 
-__all__ = ["Messages", "as_messages", "as_model_ref", "chat", "chat_many", "guess_provider"]
+__all__ = ["JOB_ID_SHAPES", "Messages", "as_messages", "as_model_ref", "chat", "chat_many",
+           "guess_provider", "job_model_ref", "job_provider", "resolve_target"]
 
 Messages = list[dict[str, Any]]
 
@@ -38,6 +45,33 @@ _MODULES = {
 }
 _EXTRA_FOR_MODULE = {"openai": "openai", "google": "google", "huggingface_hub": "hf",
                      "torch": "local", "transformers": "local", "peft": "local"}
+
+
+#: Job ids as each vendor writes them, so ``finetune chat JOB_ID`` knows a job from a model
+#: without the ledger (no model id takes these shapes). Checked before ``guess_provider``: a
+#: Vertex job ``projects/...`` is not a Gemini model, which is why it used to 404.
+JOB_ID_SHAPES = {
+    "fake": r"ftjob-fake-[0-9a-f]{16}",
+    "local": r"ftjob-local-[0-9a-f]{12}",
+    "openai": r"ftjob-[A-Za-z0-9]+",
+    "gemini": r"projects/[^/]+/locations/[^/]+/tuningJobs/\d+",
+    "fireworks": r"accounts/[^/]+/(?:supervisedFineTuningJobs|dpoJobs)/[A-Za-z0-9-]+",
+    "huggingface": r"(?:[\w.-]+/)?[0-9a-f]{24}",
+}
+#: Short forms the adapters also accept, taken as job ids only when the provider is named:
+#: a Vertex job's number, the job ids this SDK gives Fireworks jobs.
+_NAMED_JOB_ID_SHAPES = {"gemini": r"\d+", "fireworks": r"ftsdk-[a-z0-9-]+"}
+
+
+def job_provider(target: str, provider: str | None = None) -> str | None:
+    """The provider whose job id ``target`` looks like (only ``provider``'s when given)."""
+    names = [provider] if provider else list(JOB_ID_SHAPES)
+    for name in names:
+        shapes = [JOB_ID_SHAPES.get(name)] + ([_NAMED_JOB_ID_SHAPES.get(name)] if provider
+                                              else [])
+        if any(shape and re.fullmatch(shape, target) for shape in shapes):
+            return name
+    return None
 
 
 def guess_provider(model_id: str) -> str | None:
@@ -162,3 +196,59 @@ def chat_many(model: ModelRef | str, conversations: Sequence[Messages], *,
                                                        **_local_kwargs(params)))
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
         return list(pool.map(lambda c: chat(ref, c, **params), convs))
+
+
+def job_model_ref(target: str, provider: str | None = None, *, ledger: Any = None,
+                  **credentials: Any) -> ModelRef | None:
+    """The model of job ``target``, or None when ``target`` is no job id.
+
+    A job is the ledger's (any provider, or ``provider``'s) or an id shaped like a job of
+    ``provider`` (or, without one, of any provider: ``JOB_ID_SHAPES``); its model comes from
+    ``provider.get_job`` then ``resolve_model``, as ``client.models.resolve`` does.
+    """
+    from .client import Client
+    from .errors import LedgerError
+    from .ledger import Ledger
+
+    try:
+        opened = ledger if ledger is not None else Ledger()
+    except (ConfigurationError, LedgerError):
+        opened = None  # no usable ledger here: the id's shape may still say which provider
+    row = opened.find_job(target, provider) if opened is not None else None
+    if row is None and provider and opened is not None:
+        other = opened.find_job(target)
+        if other is not None:
+            raise ConfigurationError(
+                f"job {target} ran on {other.provider} (ledger at {opened.path}), not"
+                f" {provider}: pass -p {other.provider}, or no -p")
+    name = row.provider if row is not None else job_provider(target, provider)
+    if name is None:
+        return None
+    try:
+        client = Client(name, ledger=opened if opened is not None else False, **credentials)
+        try:
+            return client.models.resolve(target)
+        finally:
+            client.close()
+    except (ConfigurationError, NotFoundError) as exc:
+        if row is not None or provider:
+            raise
+        # Only the id's shape chose the provider: say so, the user may have meant another one.
+        why = (f"{target!r} has the shape of {name} job ids (it is not in the ledger), but {exc}."
+               " Pass --provider (provider=) if it is another provider's model or job")
+        if isinstance(exc, NotFoundError):
+            raise NotFoundError(why, provider=name) from None
+        raise ConfigurationError(why) from None
+
+
+def resolve_target(target: ModelRef | str, provider: str | None = None, *,
+                   ledger: Any = None, **credentials: Any) -> ModelRef:
+    """What ``finetune chat`` / ``eval`` talk to: a ModelRef, a model id, a ``local:`` path or
+    model folder, or a job id (see :func:`job_model_ref`), with or without ``provider``."""
+    if isinstance(target, ModelRef):
+        return as_model_ref(target, provider)
+    if target.startswith("local:") or Path(target).is_dir():
+        return as_model_ref(target if target.startswith("local:") else f"local:{target}",
+                            provider)
+    found = job_model_ref(target, provider, ledger=ledger, **credentials)
+    return found if found is not None else as_model_ref(target, provider)

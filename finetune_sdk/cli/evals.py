@@ -122,24 +122,21 @@ def check_local_folder(model: str, provider: str | None) -> None:
 
 
 def _model_ref(model: str, provider: str | None) -> Any:
-    """A model id, a ``local:`` path or plain directory, or a job id known to the ledger."""
-    from ..inference import as_model_ref, guess_provider
+    """A model id, a ``local:`` path or plain directory, or a job id (ledger, or an id shaped
+    like a job of the provider) resolved to its model, with or without --provider."""
+    from ..inference import as_model_ref, guess_provider, job_model_ref
 
     check_local_folder(model, provider)
-
+    if model.startswith("local:") or Path(model).is_dir():
+        return as_model_ref(model if model.startswith("local:") else f"local:{model}", provider)
+    job = job_model_ref(model, provider)
+    if job is not None:
+        return job
     if provider or guess_provider(model):
-        return as_model_ref(model if not Path(model).is_dir() or model.startswith("local:")
-                            else f"local:{model}", provider)
-    from ..client import Client
-    from ..errors import ConfigurationError, LedgerError
-
-    try:
-        client = Client.for_job(model)
-    except (ConfigurationError, LedgerError, KeyError):
-        fail(f"cannot tell which provider serves {model!r} (the id does not say, and it is not"
-             " a job in the ledger): pass --provider (openai, fireworks, gemini, huggingface,"
-             " local, fake), or a local model folder")
-    return client.models.resolve(model)
+        return as_model_ref(model, provider)
+    fail(f"cannot tell which provider serves {model!r} (the id does not say, and it is not"
+         " a job in the ledger): pass --provider (openai, fireworks, gemini, huggingface,"
+         " local, fake), or a local model folder")
 
 
 @command("chat")
@@ -222,7 +219,11 @@ def eval_command(
         output_path(cache, "--cache")
     check_local_folder(base, provider)
     tuned_ref = _model_ref(tuned, provider)
-    report = compare(base, tuned_ref, data, provider=provider, limit=limit,
+    from ..inference import job_model_ref
+
+    # --base may be a job too (two fine-tunes compared); a plain id stays for compare to place.
+    base_ref = job_model_ref(base, provider) or base
+    report = compare(base_ref, tuned_ref, data, provider=provider, limit=limit,
                      max_concurrency=max_concurrency, cache=False if no_cache else cache,
                      params={"max_tokens": max_tokens, "temperature": temperature, "seed": 0})
     paths = report.write(out)

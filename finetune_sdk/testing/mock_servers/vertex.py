@@ -3,7 +3,8 @@ plus a fake Cloud Storage client for the upload seam.
 
 Routes: ``POST .../tuningJobs`` (create), ``GET .../tuningJobs/{id}``, ``GET .../tuningJobs``
 (``pageSize`` / ``pageToken`` / ``filter=labels.k="v"``), ``POST .../tuningJobs/{id}:cancel``
-(asynchronous: CANCELLING, then CANCELLED on the next read, like Vertex). Errors use Google's
+(asynchronous: CANCELLING, then CANCELLED on the next read, like Vertex), and
+``POST .../endpoints/{id}:generateContent`` on a succeeded job's endpoint. Errors use Google's
 ``{"error": {"code", "message", "status"}}`` shape. Creates are refused (400 INVALID_ARGUMENT)
 when the training URI was never uploaded through :meth:`storage_client` or the adapter size is
 outside the enum, as Vertex would.
@@ -176,6 +177,21 @@ class VertexMockServer(MockServer):
         return self.json(200, {})
 
     # -- state ----------------------------------------------------------------------------
+    @route("POST", r"/v1beta1/(?P<endpoint>projects/[^/]+/locations/[^/]+/endpoints/[^/:]+)"
+                   r":generateContent")
+    def generate(self, request: httpx2.Request, endpoint: str) -> httpx2.Response:
+        """An answer from the endpoint of a succeeded job (404 for any other resource, as
+        Vertex answers a tuning job's or a retired endpoint's name)."""
+        served = {(job.get("tunedModel") or {}).get("endpoint") for job in self.jobs.values()}
+        if endpoint not in served:
+            return self._error(404, f"Endpoint `{endpoint}` not found.")
+        contents = self.body(request).get("contents") or [{}]
+        question = " ".join(part.get("text", "") for part in contents[-1].get("parts", []))
+        answer = f"tuned answer from {endpoint.rsplit('/', 1)[1]}: {question}"
+        return self.json(200, {"candidates": [{"content": {"role": "model",
+                                                           "parts": [{"text": answer}]},
+                                               "finishReason": "STOP"}]})
+
     def _set(self, job: dict[str, Any], state: str) -> None:
         job["state"] = state
         job["updateTime"] = _now()
