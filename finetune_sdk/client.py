@@ -44,7 +44,7 @@ LedgerArg = Ledger | str | Path | Literal[False] | None
 
 
 class Datasets:
-    """``client.datasets``: upload training data (with the sensitive-data gate)."""
+    """``client.datasets``: upload training data (with the sensitive-data gate), wait for it."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -56,8 +56,35 @@ class Datasets:
         purpose: Literal["train", "validation"] = "train",
         sensitive: bool | None = None,
         allow_sensitive: bool = False,
+        wait: bool = True,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
     ) -> DatasetRef:
-        """Upload a JSONL file. Refuses unscrubbed sensitive data for hosted providers."""
+        """Upload a JSONL file. Refuses unscrubbed sensitive data for hosted providers.
+
+        Returns once the vendor has processed it (``status="ready"``; see ``wait``).
+        ``wait=False`` returns as soon as the bytes are sent, ``status`` maybe ``"processing"``.
+        """
+        ref = self._start(path, purpose=purpose, sensitive=sensitive,
+                          allow_sensitive=allow_sensitive)
+        return self.wait(ref, timeout=timeout, poll_interval=poll_interval) if wait else ref
+
+    def wait(
+        self, ref: DatasetRef, *, timeout: float | None = None, poll_interval: float | None = None
+    ) -> DatasetRef:
+        """Poll until the vendor has processed ``ref``; returns it ``ready``.
+
+        Raises DatasetError when the vendor rejects the file (it is deleted where the vendor
+        bills storage), WaitTimeoutError (``.last``: the ref) after ``timeout`` seconds
+        (default: the provider's ``dataset_wait_timeout``, else 600). ``poll_interval``: the
+        first pause (default: the provider's ``dataset_poll_interval``, else 2 s; it grows).
+        """
+        return lifecycle.wait_for_dataset(self._client.provider, ref, timeout=timeout,
+                                          poll_interval=poll_interval)
+
+    def _start(self, path: str | Path, *, purpose: Literal["train", "validation"],
+               sensitive: bool | None, allow_sensitive: bool) -> DatasetRef:
+        """The gate, then the upload without the wait (shared with AsyncDatasets)."""
         from .data._lines import require_file
         from .data.privacy import check_upload_allowed
 
@@ -70,7 +97,7 @@ class Datasets:
             sensitive=sensitive,
             allow_sensitive=allow_sensitive,
         )
-        return provider.upload_dataset(file, purpose=purpose)
+        return lifecycle.start_upload(provider, file, purpose=purpose)
 
 
 class Jobs:
@@ -130,6 +157,9 @@ class Jobs:
                 updates[name] = self._client.datasets.upload(
                     value, purpose=purpose, allow_sensitive=spec.allow_sensitive
                 )
+            elif isinstance(value, DatasetRef) and value.status == "processing":
+                # From upload(wait=False): vendors refuse a job on data they have not checked.
+                updates[name] = self._client.datasets.wait(value)
         return spec.model_copy(update=updates) if updates else spec
 
     def _validate_local_files(self, spec: JobSpec) -> None:

@@ -1,10 +1,13 @@
-"""Behaviour shared by every provider, written once: safe create (dedupe), wait, run.
+"""Behaviour shared by every provider, written once: safe create (dedupe), and every wait.
 
 The create path is where paid jobs get duplicated, so it follows three rules: one process owns an
 intent at a time (an atomic ledger claim); a create is sent again only when it surely never
 arrived, or when the vendor dedupes by a client-chosen id; after an ambiguous failure the job is
 looked up over a bounded window, and if it is still not seen the call stops with
 CreateOutcomeUnknownError (``finetune reconcile`` settles it) instead of paying twice.
+
+Waiting (a job until it ends, a dataset until the vendor has processed it) is the lifecycle's
+too, never an adapter's: it lives in ``waits.py`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from . import _cancel
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -23,20 +27,32 @@ from .errors import (
     FinetuneError,
     IntentBusyError,
     RateLimitError,
-    WaitTimeoutError,
 )
 from .types import Job, JobSpec
+from .waits import (
+    MAX_POLL_INTERVAL,
+    DatasetWaitState,
+    WaitState,
+    dataset_wait_state,
+    discard_dataset,
+    refresh_dataset,
+    settle_dataset,
+    start_upload,
+    wait_for_dataset,
+    wait_for_job,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from .ledger import Ledger
     from .provider import Provider
 
-__all__ = ["WaitState", "classify_create_failure", "create_job", "wait_for_job"]
+# The waits' names are re-exported: the lifecycle is one place to import from.
+__all__ = ["MAX_POLL_INTERVAL", "DatasetWaitState", "WaitState", "classify_create_failure",
+           "create_job", "dataset_wait_state", "discard_dataset", "refresh_dataset",
+           "settle_dataset", "start_upload", "wait_for_dataset", "wait_for_job", "wait_until"]
 
 logger = logging.getLogger("finetune_sdk")
-
-MAX_POLL_INTERVAL = 60.0
-
 
 CLAIM_POLL_S = 0.2
 """How often a process waiting on another's claim looks at the ledger again."""
@@ -106,7 +122,7 @@ def create_job(
                 f"another process ({claim.row.owner if claim.row else '?'}) has been creating"
                 f" the job for intent {spec.client_ref} for over {claim_wait:.0f} s; wait for"
                 " it, or check `finetune list`", client_ref=spec.client_ref)
-        time.sleep(CLAIM_POLL_S)
+        _cancel.sleep(CLAIM_POLL_S)
     if claim.maybe_sent:
         # An earlier create for this intent may have reached the vendor: find it before
         # sending anything, and never send blind when the vendor cannot dedupe.
@@ -204,74 +220,3 @@ def _give_up_unknown(provider: Provider, ledger: Ledger, client_ref: str, what: 
 
 def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
-
-
-class WaitState:
-    """The polling rules of ``wait``, shared by the sync and async loops.
-
-    ``observe(job)`` returns the seconds to sleep before the next poll, or None when done.
-    """
-
-    def __init__(
-        self,
-        *,
-        interval: float,
-        timeout: float | None = None,
-        max_interval: float = MAX_POLL_INTERVAL,
-        on_update: Callable[[Job], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.interval = max(0.0, interval)
-        self.max_interval = max_interval
-        self.on_update = on_update
-        self.clock = clock
-        self.deadline = None if timeout is None else clock() + timeout
-        self.last: Job | None = None
-
-    def observe(self, job: Job) -> float | None:
-        last, self.last = self.last, job
-        if self.on_update and (
-            last is None or (last.status, last.progress) != (job.status, job.progress)
-        ):
-            self.on_update(job)
-        if job.status.is_terminal:
-            return None
-        delay = job.poll_after if job.poll_after is not None else self.interval
-        self.interval = min(self.interval * 1.5, self.max_interval)
-        if self.deadline is not None:
-            remaining = self.deadline - self.clock()
-            if remaining <= 0:
-                raise WaitTimeoutError(
-                    f"{job.provider} job {job.id} still {job.status.value} when the wait timed out",
-                    job,
-                )
-            delay = min(delay, remaining)
-        return delay
-
-
-def wait_for_job(
-    provider: Provider,
-    job_id: str,
-    *,
-    timeout: float | None = None,
-    poll_interval: float | None = None,
-    max_interval: float = MAX_POLL_INTERVAL,
-    on_update: Callable[[Job], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Job:
-    """Poll until the job is terminal and return it (whatever the outcome).
-
-    Raises WaitTimeoutError (carrying the last Job) when ``timeout`` seconds pass first.
-    """
-    state = WaitState(
-        interval=provider.poll_interval() if poll_interval is None else poll_interval,
-        timeout=timeout,
-        max_interval=max_interval,
-        on_update=on_update,
-    )
-    while True:
-        delay = state.observe(provider.get_job(job_id))
-        if delay is None:
-            assert state.last is not None
-            return state.last
-        sleep(delay)

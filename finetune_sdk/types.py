@@ -115,6 +115,9 @@ class DatasetRef(_Response):
     num_examples: int | None = None
     kind: Literal["chat", "preference"] = "chat"
     status: Literal["processing", "ready", "failed"] = "ready"
+    """``processing`` until the vendor has checked the file (``client.datasets.wait`` polls it);
+    ``failed`` when it rejected it, with the vendor's reason in ``error``."""
+    error: str | None = None
     provider_details: dict[str, Any] = Field(default_factory=dict)
 
 

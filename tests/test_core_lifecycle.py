@@ -171,3 +171,112 @@ def test_scripted_failure_raises_on_run(tmp_path) -> None:
         client.jobs.run(base_model="b", training_file=data, poll_interval=0,
                         options=FakeOptions(fail_with="loss diverged"))
     assert info.value.job.status is JobStatus.FAILED
+
+
+# -- datasets: the lifecycle waits, adapters only answer get_dataset ---------------------------
+class _Processing(FakeProvider):
+    """A provider whose uploads are checked after they arrive: ``get_dataset`` answers from a
+    script (one state per read), ``discard_dataset`` is recorded."""
+
+    dataset_poll_interval = 0.0  # the lifecycle's waits read it (tests never really wait)
+
+    def __init__(self, root, states, **kw) -> None:
+        super().__init__(root=root, **kw)
+        self.states, self.reads, self.discarded = list(states), 0, []
+
+    def upload_dataset(self, path, *, purpose="train", wait=True):
+        ref = super().upload_dataset(path, purpose=purpose)
+        return ref.model_copy(update={"status": "processing"})
+
+    def get_dataset(self, ref: DatasetRef) -> DatasetRef:
+        self.reads += 1
+        state = self.states.pop(0) if self.states else "processing"
+        if isinstance(state, Exception):
+            raise state
+        error = "line 2: no assistant turn" if state == "failed" else None
+        return ref.model_copy(update={"status": state, "error": error})
+
+    def discard_dataset(self, ref: DatasetRef) -> None:
+        self.discarded.append(ref.id)
+
+
+@pytest.fixture
+def data(tmp_path):
+    from finetune_sdk.testing.conformance import write_chat_jsonl
+
+    return write_chat_jsonl(tmp_path / "d.jsonl", 4)
+
+
+def test_upload_waits_through_processing_with_backoff(tmp_path, data) -> None:
+    from finetune_sdk import Client
+    from finetune_sdk.lifecycle import wait_for_dataset
+
+    provider = _Processing(tmp_path / "p", ["processing", "processing", "ready"])
+    started = Client(provider, ledger=False).datasets.upload(data, wait=False)
+    assert started.status == "processing" and provider.reads == 0
+    pauses, seen = [], []
+    ready = wait_for_dataset(provider, started, poll_interval=1, sleep=pauses.append,
+                             on_update=lambda ref: seen.append(ref.status))
+    assert ready.status == "ready" and ready.id == started.id and provider.reads == 3
+    assert pauses == [1, 1.5, 2.25]
+    assert seen == ["processing", "ready"] and provider.discarded == []
+
+
+def test_client_upload_returns_a_ready_ref_and_create_waits_for_a_processing_one(tmp_path,
+                                                                               data) -> None:
+    from finetune_sdk import Client
+
+    provider = _Processing(tmp_path / "p", ["ready", "processing", "ready"])
+    client = Client(provider, ledger=False)
+    assert client.datasets.upload(data, poll_interval=0).status == "ready"
+    later = client.datasets.upload(data, wait=False)
+    job = client.jobs.create(base_model="b", training_file=later)  # waits before the create
+    assert job.id and provider.reads == 3 and provider.states == []
+
+
+def test_a_rejected_dataset_is_discarded_and_raised_with_the_vendors_reason(tmp_path, data):
+    from finetune_sdk import Client, DatasetError
+
+    provider = _Processing(tmp_path / "p", ["processing", "failed"])
+    with pytest.raises(DatasetError, match="line 2: no assistant turn"):
+        Client(provider, ledger=False).datasets.upload(data, poll_interval=0)
+    assert len(provider.discarded) == 1
+
+
+def test_a_dataset_that_cannot_be_read_is_discarded_a_slow_one_is_kept(tmp_path, data):
+    from finetune_sdk import Client
+    from finetune_sdk.errors import InternalServerError
+
+    broken = _Processing(tmp_path / "b", [InternalServerError("down", provider="p")])
+    with pytest.raises(InternalServerError):
+        Client(broken, ledger=False).datasets.upload(data, poll_interval=0)
+    assert len(broken.discarded) == 1
+    slow = _Processing(tmp_path / "s", [])
+    with pytest.raises(WaitTimeoutError, match="still processing") as info:
+        Client(slow, ledger=False).datasets.upload(data, timeout=0.05, poll_interval=0.01)
+    assert info.value.last.status == "processing" and slow.discarded == []
+
+
+def test_a_cancelled_async_call_wakes_its_threads_sleep_at_once() -> None:
+    import threading
+    import time
+
+    from finetune_sdk import _cancel
+
+    event, outcome = threading.Event(), []
+
+    def worker() -> None:
+        with _cancel.cancel_with(event):
+            try:
+                _cancel.sleep(30)
+            except _cancel.Cancelled:
+                outcome.append(time.monotonic())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(0.05)
+    cancelled = time.monotonic()
+    event.set()
+    thread.join(2)
+    assert outcome and outcome[0] - cancelled < 0.5
+    _cancel.sleep(0)  # outside a cancellable call it is time.sleep
