@@ -15,15 +15,12 @@ vendor refused it; the intent may be tried again).
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import LedgerError
 from .types import Job, JobFailure, JobSpec, JobStatus
 
 __all__ = [
@@ -119,46 +116,38 @@ class LedgerRow:
 
 
 class Ledger:
-    """A small SQLite file; each method is one short transaction."""
+    """The job ledger; each method is one short transaction.
+
+    ``Ledger()`` opens ``$FINETUNE_SDK_LEDGER_URL`` when set, else the SQLite file
+    ``default_ledger_path()``; ``Ledger("postgresql://user@host/db")`` opens a PostgreSQL ledger
+    shared by many workers and hosts (extra ``[postgres]``); any other string or path is a file.
+    """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_ledger_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from ._ledger_db import PostgresBackend, SqliteBackend, is_database_url
+
+        if path is None:
+            path = os.environ.get("FINETUNE_SDK_LEDGER_URL") or default_ledger_path()
+        self.backend: PostgresBackend | SqliteBackend
+        if is_database_url(path):
+            self.backend = PostgresBackend(str(path))
+            self.path: Path | None = None
+        else:
+            self.path = Path(path)
+            self.backend = SqliteBackend(self.path)
         with self._connect() as conn:
-            conn.executescript(_SCHEMA_V1)
-            self._migrate(conn)
+            self.backend.migrate(conn, _SCHEMA_V1, _MIGRATIONS, SCHEMA_VERSION)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open the job ledger at {self.path}: {exc}") from None
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.row_factory = sqlite3.Row
-            yield conn
-        except sqlite3.Error as exc:
-            raise LedgerError(f"job ledger {self.path}: {exc}") from None
-        finally:
-            conn.close()
+    @property
+    def location(self) -> str:
+        """Where the ledger is (a file path, or the database URL without its password)."""
+        return self.backend.location
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0] or 1
-            columns = {r["name"] for r in conn.execute("PRAGMA table_info(jobs)")}
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target]:
-                    column = statement.split("ADD COLUMN ")[1].split()[0]
-                    if column not in columns:
-                        conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def _connect(self) -> Any:
+        return self.backend.session()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.location!r})"
 
     def record_intent(self, provider: str, spec: JobSpec) -> None:
         """Write the intent row before the create is sent (no-op if it exists)."""
@@ -166,9 +155,9 @@ class Ledger:
         now = _now()
         with self._connect() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO jobs (client_ref, provider, job_id, spec_json, status,"
-                " created_at, updated_at, spec_hash, base_model)"
-                " VALUES (?, ?, NULL, ?, 'creating', ?, ?, ?, ?)",
+                f"{self.backend.insert_ignore} jobs (client_ref, provider, job_id, spec_json,"
+                " status, created_at, updated_at, spec_hash, base_model)"
+                f" VALUES (?, ?, NULL, ?, 'creating', ?, ?, ?, ?){self.backend.on_conflict}",
                 (spec.client_ref, provider, spec_json, now, now, spec.spec_hash(), spec.base_model),
             )
 
@@ -186,7 +175,7 @@ class Ledger:
             row = conn.execute(
                 "SELECT job_id FROM jobs WHERE client_ref = ?", (client_ref,)
             ).fetchone()
-        stored = row[0] if row and row[0] else job.id
+        stored = row["job_id"] if row and row["job_id"] else job.id
         if stored == job.id:
             self.update(job, client_ref=client_ref)
         return stored
@@ -205,9 +194,10 @@ class Ledger:
             if cursor.rowcount == 0:
                 ref = client_ref or job.client_ref or f"adopted-{job.provider}-{job.id}"
                 conn.execute(
-                    "INSERT OR IGNORE INTO jobs (client_ref, provider, job_id, spec_json, status,"
-                    " provider_status, model_id, error, created_at, updated_at, base_model)"
-                    " VALUES (?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?)",
+                    f"{self.backend.insert_ignore} jobs (client_ref, provider, job_id, spec_json,"
+                    " status, provider_status, model_id, error, created_at, updated_at,"
+                    f" base_model) VALUES (?, ?, ?, '{{}}', ?, ?, ?, ?, ?, ?, ?)"
+                    f"{self.backend.on_conflict}",
                     (ref, job.provider, job.id, *values[:4], values[4], values[4], job.base_model),
                 )
 
@@ -222,7 +212,7 @@ class Ledger:
 
         now = time.time()
         with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            self.backend.begin_claim(conn, spec.client_ref)
             try:
                 found = conn.execute(
                     "SELECT * FROM jobs WHERE client_ref = ?", (spec.client_ref,)
@@ -237,7 +227,7 @@ class Ledger:
                 raise
         return claim
 
-    def _take(self, conn: sqlite3.Connection, provider: str, spec: JobSpec, owner: str,
+    def _take(self, conn: Any, provider: str, spec: JobSpec, owner: str,
               lease_until: float, *, insert: bool) -> None:
         now = _now()
         if insert:
@@ -259,16 +249,27 @@ class Ledger:
         )
 
     def set_state(self, client_ref: str, status: str, *, error: str | None = None,
-                  release: bool = False) -> None:
-        """Move a pending row to ``status`` (one of PENDING_STATES); ``release`` drops the owner."""
+                  release: bool = False, owner: str | None = None,
+                  lease_s: float = DEFAULT_LEASE_S) -> bool:
+        """Move a pending row to ``status`` (one of PENDING_STATES); ``release`` drops the owner.
+
+        With ``owner``, only while that owner still holds the claim (its lease is renewed):
+        False means another process took the intent over, so the caller must not send.
+        """
+        import time
+
         assert status in PENDING_STATES, status
-        owner_sql = ", owner = NULL, lease_until = NULL" if release else ""
+        sets, args = "status = ?, error = ?, updated_at = ?", [status, error, _now()]
+        if release:
+            sets += ", owner = NULL, lease_until = NULL"
+        elif owner is not None:
+            sets, args = sets + ", lease_until = ?", [*args, time.time() + lease_s]
+        where, keys = "client_ref = ? AND job_id IS NULL", [client_ref]
+        if owner is not None:
+            where, keys = where + " AND owner = ?", [*keys, owner]
         with self._connect() as conn:
-            conn.execute(
-                f"UPDATE jobs SET status = ?, error = ?, updated_at = ?{owner_sql}"
-                " WHERE client_ref = ? AND job_id IS NULL",
-                (status, error, _now(), client_ref),
-            )
+            cursor = conn.execute(f"UPDATE jobs SET {sets} WHERE {where}", (*args, *keys))
+            return bool(cursor.rowcount)
 
     def pending(self, *, provider: str | None = None) -> list[LedgerRow]:
         """Rows with no vendor id (newest first): what ``finetune reconcile`` looks at."""
@@ -300,7 +301,7 @@ class Ledger:
             query, args = query + " AND provider = ?", [*args, provider]
         if status:
             query, args = query + " AND status = ?", [*args, status]
-        query += " ORDER BY created_at DESC, rowid DESC"
+        query += f" ORDER BY created_at DESC, {self.backend.tiebreak} DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
         with self._connect() as conn:
@@ -312,10 +313,10 @@ class Ledger:
             row = conn.execute(
                 "SELECT spec_json FROM jobs WHERE client_ref = ?", (client_ref,)
             ).fetchone()
-        return json.loads(row[0]) if row else {}
+        return json.loads(row["spec_json"]) if row else {}
 
     @staticmethod
-    def _row(row: sqlite3.Row) -> LedgerRow:
+    def _row(row: Any) -> LedgerRow:
         keys = row.keys()
         return LedgerRow(
             **{f: (row[f] if f in keys else None) for f in LedgerRow.__dataclass_fields__}

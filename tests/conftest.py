@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+# The PostgreSQL fixtures (postgres_server, postgres_url) for the ledger tests.
+pytest_plugins = ["pg_support"]
+
 _VENDOR_ENV = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID",
     "FIREWORKS_BASE_URL", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_API_KEY",
     "GEMINI_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
-    "FINETUNE_SDK_ENV_FILE", "FINETUNE_SDK_LOCAL_ROOT",
+    "FINETUNE_SDK_ENV_FILE", "FINETUNE_SDK_LOCAL_ROOT", "FINETUNE_SDK_LEDGER_URL",
 )
 
 
