@@ -134,6 +134,33 @@ def test_client_by_name_and_alias(monkeypatch, mock):
         assert client.provider.name == "azure-openai"
 
 
+def test_client_runs_upload_create_wait_to_a_model_id(monkeypatch, train):
+    mock = OpenAICompatibleMockServer.azure(resource="contoso", auto_advance=True)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    with Client("azure-openai", resource="contoso", file_poll_interval=0, today=lambda: TODAY,
+                http_client=httpx2.Client(transport=lambda_transport(mock))) as client:
+        job = client.jobs.run(base_model=BASE, training_file=train, output_name="coach",
+                              poll_interval=0, progress=False)
+        model = client.models.resolve(job)
+        again = client.jobs.create(base_model=BASE, training_file=train, output_name="coach")
+    assert job.status is JobStatus.SUCCEEDED and job.provider == "azure-openai"
+    assert model.id == mock.jobs[job.id]["fine_tuned_model"] and model.needs_deployment
+    assert again.id == job.id and mock.job_count() == 1  # the same intent attaches
+
+
+def test_client_dropped_create_leaves_exactly_one_job(monkeypatch, train):
+    mock = OpenAICompatibleMockServer.azure()
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    with Client("azure", base_url=mock.base_url, file_poll_interval=0, today=lambda: TODAY,
+                http_client=httpx2.Client(transport=lambda_transport(mock)),
+                retry=RetryPolicy(sleep=lambda s: None)) as client:
+        mock.fail_next(timeout=True, after_processing=True, match=CREATE)
+        job = client.jobs.create(base_model=BASE, training_file=train)
+        assert client.ledger.get(job.client_ref).job_id == job.id
+        assert client.jobs.create(base_model=BASE, training_file=train).id == job.id
+    assert mock.job_count() == 1 and len(mock.requests_to("POST", JOBS)) == 1
+
+
 def test_openai_org_and_admin_env_never_reach_azure(monkeypatch, mock, train):
     monkeypatch.setenv("OPENAI_ORG_ID", "org-private")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-private")
