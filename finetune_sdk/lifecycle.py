@@ -103,7 +103,7 @@ def create_job(
     for what happens after a failed send.
     """
     if ledger is None:
-        return _send(provider, prepare(spec) if prepare else spec, None)
+        return _send(provider, prepare(spec) if prepare else spec, None, None)
     from .intent import owner_token
 
     owner = owner_token()
@@ -136,10 +136,10 @@ def create_job(
     except BaseException as exc:
         ledger.set_state(spec.client_ref, "create_failed", error=_short(exc), release=True)
         raise
-    return _send(provider, prepared, ledger)
+    return _send(provider, prepared, ledger, owner)
 
 
-def _send(provider: Provider, spec: JobSpec, ledger: Ledger | None) -> Job:
+def _send(provider: Provider, spec: JobSpec, ledger: Ledger | None, owner: str | None) -> Job:
     policy = provider.retry
     # Resending is safe only where the vendor dedupes by an id we chose.
     idempotent = provider.capabilities.client_chosen_ids
@@ -147,8 +147,13 @@ def _send(provider: Provider, spec: JobSpec, ledger: Ledger | None) -> Job:
     attempt = 0
     while True:
         attempt += 1
-        if ledger is not None:
-            ledger.set_state(ref, "sending")
+        if ledger is not None and not ledger.set_state(ref, "sending", owner=owner):
+            # Our claim lapsed (a lease that ran out on a shared ledger) and another worker
+            # owns the intent now: sending too could pay twice.
+            raise IntentBusyError(
+                f"the claim on intent {ref} was taken over by another process before the create"
+                " was sent; nothing was sent. Run the call again to attach to its job",
+                client_ref=ref)
         try:
             job = provider.create_job(spec)
         except Exception as exc:

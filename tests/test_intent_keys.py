@@ -187,3 +187,25 @@ def test_reconcile_leaves_live_owners_and_young_rows_alone_and_dry_run_changes_n
     reconcile(ledger, lambda n: provider, settle_after=0)
     assert ledger.get("young").status == "create_failed"
     assert ledger.claim("fake", young, owner=owner_token()).kind == "recovered"
+
+
+def test_a_claim_taken_over_while_uploading_is_never_sent(tmp_path) -> None:
+    """On a shared ledger a lease can run out mid-upload and another worker take the intent:
+    the first must then not send its create as well."""
+    import sqlite3
+
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    provider = FakeProvider(root=tmp_path / "f")
+    spec = JobSpec(base_model="b", client_ref="taken",
+                   training_file=DatasetRef(id="file-1", provider="fake"))
+
+    def slow_upload(current: JobSpec) -> JobSpec:
+        with sqlite3.connect(ledger.path) as conn:  # what the other worker's claim does
+            conn.execute("UPDATE jobs SET owner = 'worker-2.internal:7:7:7' WHERE client_ref = ?",
+                         ("taken",))
+        return current
+
+    with pytest.raises(IntentBusyError, match="taken over"):
+        create_job(provider, spec, ledger=ledger, prepare=slow_upload)
+    assert provider.control.job_count() == 0
+    assert ledger.get("taken").owner == "worker-2.internal:7:7:7"

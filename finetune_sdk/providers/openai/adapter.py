@@ -401,7 +401,7 @@ class OpenAIProvider(Provider):
             raise JobError(
                 f"{self.profile.display_name} job {job.id} reports no fine_tuned_model yet", job
             )
-        deploy = self.profile.needs_deployment
+        deploy = self.capabilities.needs_deployment
         return ModelRef(
             id=model,
             provider=self.name,
