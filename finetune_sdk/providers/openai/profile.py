@@ -80,9 +80,9 @@ class Profile:
     """Regex matching a fine-tuned model id (continued training); group ``base`` names its
     base model when the id shows it."""
     model_id_example: str = ""
-    needs_deployment: bool = False
     serve_hint: str = "chat.completions.create(model={model!r})"
-    """How to call the model once the job succeeded (``{model}`` is filled in)."""
+    """How to call the model once the job succeeded (``{model}`` is filled in); whether it must
+    be deployed first is ``capabilities.needs_deployment``."""
     lora_hint: str = ""
     """Why LoRA fields are refused, and what to do instead."""
 

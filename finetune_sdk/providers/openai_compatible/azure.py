@@ -78,7 +78,6 @@ PROFILE = Profile(
     wire_module=__name__,
     fine_tune_pattern=r"^(?P<base>.+?)\.ft-[0-9A-Za-z]+",
     model_id_example="gpt-4.1-2025-04-14.ft-0e208cf33a6a466994aff31a08aba678",
-    needs_deployment=True,
     serve_hint="not servable yet: deploy {model} through the ARM control plane first (PUT"
     " .../Microsoft.CognitiveServices/accounts/<resource>/deployments/<name>, Entra ID token;"
     " the request is in provider_details['arm_deployment']), then call"
