@@ -3,17 +3,19 @@
 Every id is chosen here, so every create is idempotent: a dataset id is the hash of its converted
 content (a re-run reuses the READY dataset), a job id derives from ``client_ref`` (a resent create
 answers 409 ALREADY_EXISTS, which means "fetch it"; with no such job, the name taken is the
-output model, and the error says so). That makes creates safe to retry through
-``self.retry``, and a 409 is never retried. Large files go through a signed URL: the PUT carries
-no Fireworks credentials. A finished job is a LoRA addon that needs a deployment to serve. Base
-models go out as ``accounts/.../models/...``: preflight resolves short and Hugging Face names
-through the catalog, or refuses them before any upload.
+output model, and the error says so). The job create is still sent once per call:
+``lifecycle.create_job`` owns its retries (resending is safe here, ``client_chosen_ids``), so a
+vendor answering 503 sees at most ``RetryPolicy.max_attempts`` POSTs, not attempts squared.
+Every other call retries through ``self.retry``; a 409 is never retried. Nothing here sleeps:
+``get_dataset`` and ``get_deployment`` read once and the lifecycle polls them. Large files go
+through a signed URL: the PUT carries no Fireworks credentials. A finished job is a LoRA addon
+that needs a deployment to serve. Base models go out as ``accounts/.../models/...``: preflight
+resolves short and Hugging Face names through the catalog, or refuses them before any upload.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +102,8 @@ class FireworksProvider(Provider):
         base_url: API root (else FIREWORKS_BASE_URL, else https://api.fireworks.ai).
         http_client: an ``httpx2.Client`` (proxies, tests' mock transports).
         single_upload_limit: files above this many bytes go through a signed-URL upload.
+        dataset_poll_interval / dataset_wait_timeout: the first pause between polls and the
+            limit of a dataset or deployment wait (the lifecycle's waits read them).
         """
         super().__init__(retry=retry)
         self._api_key = resolve_secret(api_key, "FIREWORKS_API_KEY", provider=self.name)
@@ -151,8 +155,10 @@ class FireworksProvider(Provider):
         raise_for_response(response, provider=self.name, secrets=[secret])  # body redacted too
         return response
 
-    def _api(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:
-        """A retried JSON call to ``{base_url}{path}``."""
+    def _api(self, method: str, path: str, *, idempotent: bool = True, retry: bool = True,
+             **kwargs: Any) -> Any:
+        """A JSON call to ``{base_url}{path}``, retried unless ``retry=False`` (a caller that
+        owns the retries: the lifecycle, for a job create)."""
         url = self.base_url + path
 
         def once() -> Any:
@@ -162,13 +168,18 @@ class FireworksProvider(Provider):
             secret = self._api_key.get_secret_value()
             return json_body(response, provider=self.name, secrets=[secret])
 
-        return self.retry.call(once, idempotent=idempotent)
+        return self.retry.call(once, idempotent=idempotent) if retry else once()
 
     # -- datasets -------------------------------------------------------------------------
     def upload_dataset(
-        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train", wait: bool = True
     ) -> DatasetRef:
-        """Convert, create (409 -> reuse), upload (signed URL when large), wait until READY."""
+        """Convert, create (409 -> reuse), upload (signed URL when large).
+
+        The ref is ``processing`` until Fireworks says READY: ``wait=False`` returns it so (the
+        client polls ``get_dataset``); ``wait=True``, for direct callers, hands it to
+        ``lifecycle.wait_for_dataset`` (DatasetError when Fireworks rejects it).
+        """
         from ...data.convert import wire_file
         from .dataset import write_wire_jsonl
 
@@ -188,7 +199,10 @@ class FireworksProvider(Provider):
             )
         dataset_id = mapping.dataset_id_for(data)
         dataset = self._create_dataset(dataset_id, count)
-        if dataset.get("state") != "READY":
+        # Same content, same id: a READY one from an earlier run is reused as it is; any other
+        # (new, half-uploaded, rejected) gets the bytes again and is processing until polled.
+        sent = dataset.get("state") != "READY"
+        if sent:
             filename = f"{source.stem}.jsonl"
             if len(data) > self.single_upload_limit:
                 self._upload_signed(dataset_id, filename, data)
@@ -198,18 +212,41 @@ class FireworksProvider(Provider):
                     f"{self._account_path}/datasets/{dataset_id}:upload",
                     files={"file": (filename, data, "application/jsonl")},
                 )
-            dataset = self._wait_ready(dataset_id, source)
-        return DatasetRef(
-            id=dataset["name"],
+        name = dataset.get("name") or f"accounts/{self.account_id}/datasets/{dataset_id}"
+        ref = DatasetRef(
+            id=name,
             provider=self.name,
-            uri=f"{self.base_url}/v1/{dataset['name']}",
+            uri=f"{self.base_url}/v1/{name}",
             filename=source.name,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
             num_examples=count,
             kind="chat",
+            status="processing" if sent else "ready",
             provider_details=dataset,
         )
+        if not wait:
+            return ref
+        from ...lifecycle import wait_for_dataset
+
+        return wait_for_dataset(self, ref)
+
+    def get_dataset(self, ref: DatasetRef) -> DatasetRef:
+        """``ref`` as Fireworks reports it now: one read, no waiting (the lifecycle polls)."""
+        short = ref.id.rsplit("/", 1)[-1]
+        return self._dataset_ref(ref, self._api("GET", f"{self._account_path}/datasets/{short}"))
+
+    def _dataset_ref(self, ref: DatasetRef, dataset: dict[str, Any]) -> DatasetRef:
+        """READY is ready, a status code other than OK is a rejection, anything else pending."""
+        status = dataset.get("status") or {}
+        if status.get("code") not in (None, "OK"):
+            reason = status.get("message") or status
+            return ref.model_copy(update={
+                "status": "failed", "provider_details": dataset,
+                "error": f"Fireworks rejected dataset {ref.id.rsplit('/', 1)[-1]}: {reason}"})
+        state = "ready" if dataset.get("state") == "READY" else "processing"
+        return ref.model_copy(update={"status": state, "error": None,
+                                      "provider_details": dataset})
 
     def _create_dataset(self, dataset_id: str, count: int) -> dict[str, Any]:
         body = {
@@ -249,26 +286,6 @@ class FireworksProvider(Provider):
         )
         self._api("POST", f"{base}:validateUpload", json={})
 
-    def _wait_ready(self, dataset_id: str, source: Path) -> dict[str, Any]:
-        deadline = time.monotonic() + self.dataset_wait_timeout
-        while True:
-            dataset = self._api("GET", f"{self._account_path}/datasets/{dataset_id}")
-            status = dataset.get("status") or {}
-            if status.get("code") not in (None, "OK"):
-                raise DatasetError(
-                    f"Fireworks rejected dataset {dataset_id}: {status.get('message') or status}",
-                    file=str(source),
-                )
-            if dataset.get("state") == "READY":
-                return dataset
-            if time.monotonic() > deadline:
-                raise DatasetError(
-                    f"dataset {dataset_id} not READY after {self.dataset_wait_timeout:.0f}s"
-                    f" (state {dataset.get('state')})",
-                    file=str(source),
-                )
-            time.sleep(self.dataset_poll_interval)
-
     # -- jobs -----------------------------------------------------------------------------
     def check_spec(self, spec: JobSpec) -> list[str]:
         """The base model as a Fireworks name (refused when it cannot be one), the catalog
@@ -286,13 +303,17 @@ class FireworksProvider(Provider):
         return found
 
     def create_job(self, spec: JobSpec) -> Job:
-        """Create with the id derived from client_ref; a 409 means it exists: fetch it."""
+        """One POST with the id derived from client_ref; a 409 means it exists: one GET.
+
+        Neither is retried here: ``lifecycle.create_job`` resends the whole create (the id
+        makes that safe), so retries are counted once.
+        """
         options: FireworksOptions = self.resolve_options(spec)
         job_id = mapping.job_id_for(spec.client_ref)
         body = mapping.create_body(spec, account=self.account_id, options=options)
         path = f"{self._account_path}/supervisedFineTuningJobs"
         try:
-            raw = self._api("POST", path, json=body,
+            raw = self._api("POST", path, retry=False, json=body,
                             params={"supervisedFineTuningJobId": job_id})
         except APIStatusError as exc:
             if not mapping.is_already_exists(exc):  # 409, or a 400 saying "already exists"
@@ -301,7 +322,7 @@ class FireworksProvider(Provider):
         else:
             return mapping.job_from_wire(raw, client_ref=spec.client_ref)
         try:
-            raw = self._api("GET", f"{path}/{job_id}")
+            raw = self._api("GET", f"{path}/{job_id}", retry=False)
         except NotFoundError:
             raw = None  # raised below, outside the except: the 404 is no part of the story
         if raw is None:  # the name taken is the output model, not our job's id
@@ -374,32 +395,14 @@ class FireworksProvider(Provider):
         )
 
     def deploy(self, model: ModelRef | str, *, wait: bool = True) -> ModelRef:
-        """Create an on-demand (live-merge) deployment for a fine-tuned model.
+        """Create an on-demand (live-merge) deployment for a fine-tuned model (see
+        ``deployments.deploy``: billed per GPU hour until deleted)."""
+        from . import deployments
 
-        Costs GPU time until deleted. Returns a ModelRef whose id is ``model#deployment``.
-        """
-        model_id = model.id if isinstance(model, ModelRef) else model
-        created = self._api(
-            "POST",
-            f"{self._account_path}/deployments",
-            idempotent=False,
-            json={"baseModel": model_id},
-        )
-        name = created["name"]
-        deadline = time.monotonic() + self.dataset_wait_timeout
-        while wait and created.get("state") != "READY" and time.monotonic() < deadline:
-            time.sleep(self.dataset_poll_interval)
-            created = self._api("GET", f"/v1/{name}")
-        ready = created.get("state") == "READY"
-        return ModelRef(
-            id=f"{model_id}#{name}",
-            provider=self.name,
-            base_model=model.base_model if isinstance(model, ModelRef) else None,
-            job_id=model.job_id if isinstance(model, ModelRef) else None,
-            ready_for_inference=ready,
-            needs_deployment=False,
-            endpoint=name,
-            base_url=f"{self.base_url}/inference/v1",
-            how_to_serve=f"delete with DELETE /v1/{name} when done (billed while it exists)",
-            provider_details=created,
-        )
+        return deployments.deploy(self, model, wait=wait)
+
+    def get_deployment(self, ref: ModelRef) -> ModelRef:
+        """A ModelRef from ``deploy`` as Fireworks reports it now: one read, no waiting."""
+        from . import deployments
+
+        return deployments.get_deployment(self, ref)
