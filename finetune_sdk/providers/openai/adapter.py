@@ -197,9 +197,14 @@ class OpenAIProvider(Provider):
 
     # -- datasets -------------------------------------------------------------------------
     def upload_dataset(
-        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train", wait: bool = True
     ) -> DatasetRef:
-        """Convert to OpenAI's chat/preference JSONL, upload (chunked when large), wait for it."""
+        """Convert to OpenAI's chat/preference JSONL, upload (chunked when large).
+
+        The ref is ``processing`` until OpenAI has checked the file: ``wait=False`` returns it so
+        (the client polls ``get_dataset``); ``wait=True``, for direct callers, hands it to
+        ``lifecycle.wait_for_dataset`` (a rejected file is deleted and raised as DatasetError).
+        """
         import importlib
 
         from ...data.convert import wire_file
@@ -218,15 +223,7 @@ class OpenAIProvider(Provider):
             single_limit=self.single_upload_limit,
             part_size=self.upload_part_size,
         )
-        file_obj = files.wait_processed(
-            client,
-            self._call,
-            file_obj,
-            source,
-            poll_interval=self.file_poll_interval,
-            timeout=self.file_wait_timeout,
-        )
-        return DatasetRef(
+        ref = files.with_state(DatasetRef(
             id=file_obj["id"],
             provider=self.name,
             uri=f"{self.base_url}/files/{file_obj['id']}",
@@ -235,8 +232,31 @@ class OpenAIProvider(Provider):
             sha256=hashlib.sha256(data).hexdigest(),
             num_examples=count,
             kind="preference" if method == "dpo" else "chat",
-            provider_details=file_obj,
-        )
+        ), file_obj)
+        if not wait:
+            return ref
+        from ...lifecycle import wait_for_dataset
+
+        return wait_for_dataset(self, ref)
+
+    def get_dataset(self, ref: DatasetRef) -> DatasetRef:
+        """``ref`` as OpenAI reports the file now: one read, no waiting (the lifecycle polls)."""
+        client = self._client()
+        raw = self._call(lambda: client.files.retrieve(ref.id))
+        return files.with_state(ref, raw.model_dump(mode="json"))
+
+    def discard_dataset(self, ref: DatasetRef) -> None:
+        """Delete a file that will never train (rejected, or unreadable): it is billed storage."""
+        files.delete_file(self._client(), self._call, ref.id)
+
+    @property
+    def dataset_poll_interval(self) -> float:
+        """The lifecycle's dataset wait reads these two (``file_*`` in the constructor)."""
+        return self.file_poll_interval
+
+    @property
+    def dataset_wait_timeout(self) -> float:
+        return self.file_wait_timeout
 
     # -- preflight ------------------------------------------------------------------------
     def preflight(self, spec: JobSpec) -> list[str]:

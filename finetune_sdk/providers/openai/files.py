@@ -1,5 +1,7 @@
-"""Getting a converted dataset into OpenAI: one ``files.create``, or the chunked Uploads API,
-then waiting until OpenAI has processed the file.
+"""Getting a converted dataset into OpenAI: one ``files.create``, or the chunked Uploads API;
+then what a file's processing ``status`` means (``with_state``). Nothing here waits: the
+lifecycle polls ``OpenAIProvider.get_dataset`` and calls ``discard_dataset`` on a file that will
+never train.
 
 Every request goes through the adapter's ``call`` (our retry policy + error translation): a part
 is retried on its own, and ``complete`` only when it surely never arrived (a repeat would be
@@ -8,8 +10,9 @@ refused as already completed).
 A create whose answer was lost may still have made a file (a timeout after OpenAI stored it, a
 5xx, a garbled 200). Such files are billed storage nobody will use, so after any such attempt the
 files of the same name, purpose and size created since the upload began (newest first, at most
-one per lost attempt, never the one returned) are deleted; so is a file whose processing failed.
-Cleanup is best effort: its own failures are logged, the upload's error is what is raised.
+one per lost attempt, never the one returned) are deleted; so is a file whose processing failed
+(by the lifecycle, through ``delete_file``). Cleanup is best effort: its own failures are logged,
+the upload's error is what is raised.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ...errors import (
@@ -28,8 +30,10 @@ from ...errors import (
     DatasetError,
     FinetuneError,
 )
+from ...types import DatasetRef
 
-__all__ = ["MAX_FILE_BYTES", "MAX_PART_BYTES", "MAX_UPLOAD_BYTES", "upload_file", "wait_processed"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PART_BYTES", "MAX_UPLOAD_BYTES", "delete_file", "upload_file",
+           "with_state"]
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """``POST /files`` takes at most this much; larger files go through ``/uploads``."""
@@ -179,48 +183,24 @@ def _quietly(fn: Callable[[], Any], what: str) -> Any:
         return None
 
 
-def wait_processed(
-    client: Any,
-    call: Call,
-    file_obj: dict[str, Any],
-    source: Path,
-    *,
-    poll_interval: float,
-    timeout: float,
-) -> dict[str, Any]:
-    """Poll until the file is ``processed``; ``error`` is a DatasetError with OpenAI's reason.
+def with_state(ref: DatasetRef, file_obj: dict[str, Any]) -> DatasetRef:
+    """``ref`` carrying the file's processing ``status`` as ours (and OpenAI's reason).
 
-    The file ``status`` is deprecated upstream: when it never settles within ``timeout`` the
-    file is returned as it is and the job's own validation has the last word.
+    ``status`` is deprecated upstream: a file without one is taken as ready (the job's own
+    validation has the last word), as is ``processed``; ``error`` failed; the rest (uploaded,
+    pending, running) is still processing.
     """
-    try:
-        return _poll(client, call, file_obj, source, poll_interval=poll_interval, timeout=timeout)
-    except Exception:
-        # Neither rejected nor unreadable files will train: do not leave them stored.
-        file_id = file_obj["id"]
-        _quietly(lambda: call(lambda: client.files.delete(file_id)), f"delete file {file_id}")
-        raise
+    status, error = file_obj.get("status"), None
+    if status == "error":
+        detail = file_obj.get("status_details") or "no details given"
+        state, error = "failed", f"OpenAI rejected the file {file_obj.get('id')}: {detail}"
+    elif status in (None, "processed"):
+        state = "ready"
+    else:
+        state = "processing"
+    return ref.model_copy(update={"status": state, "error": error, "provider_details": file_obj})
 
 
-def _poll(
-    client: Any,
-    call: Call,
-    file_obj: dict[str, Any],
-    source: Path,
-    *,
-    poll_interval: float,
-    timeout: float,
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = file_obj.get("status")
-        if status == "error":
-            detail = file_obj.get("status_details") or "no details given"
-            raise DatasetError(
-                f"OpenAI rejected the file {file_obj['id']}: {detail}", file=str(source)
-            )
-        if status in (None, "processed") or time.monotonic() > deadline:
-            return file_obj
-        time.sleep(poll_interval)
-        file_id = file_obj["id"]
-        file_obj = call(lambda f=file_id: client.files.retrieve(f)).model_dump(mode="json")
+def delete_file(client: Any, call: Call, file_id: str) -> None:
+    """Delete a file that will never train (rejected or unreadable), best effort."""
+    _quietly(lambda: call(lambda: client.files.delete(file_id)), f"delete file {file_id}")
