@@ -4,10 +4,12 @@ The Gemini Developer API (an API key from AI Studio) no longer tunes any model, 
 needs a Google Cloud project, a region, a GCS bucket and Google credentials (ADC by default). A
 caller who gives only an API key is stopped at construction, before anything is uploaded.
 
-Creates are sent once with google-genai's retries off (its default); every other call goes
-through ``self.retry``. Each job carries the label ``ftsdk-client-ref`` so ``find_job`` can find
-it again after an ambiguous failure. ``timeout`` bounds every request: google-genai sends no
-client timeout by default, so a hung connection would otherwise block forever.
+Creates are sent once with google-genai's retries off (its default): ``lifecycle.create_job``
+owns their retries. Every other call goes through ``self.retry``, with the SDKs' own retries off
+(google-cloud-storage's too, on a storage client we build). Each job carries the label
+``ftsdk-client-ref`` so ``find_job`` can find it again after an ambiguous failure. ``timeout``
+bounds every request: google-genai sends no client timeout by default, so a hung connection
+would otherwise block forever.
 """
 
 from __future__ import annotations
@@ -238,12 +240,14 @@ class GeminiProvider(Provider):
             name = "/".join(p for p in (self.prefix, f"{digest[:16]}-{purpose}.jsonl") if p)
             bucket = self.bucket
 
+            # google-cloud-storage retries an upload by itself (DEFAULT_RETRY, real sleeps for
+            # up to 120 s) inside our retry below: one owner, so its own is off where we can.
+            ours = {"timeout": self.timeout, "retry": None} if self._owns_storage_client else {}
+
             def send() -> str:
                 return call_translated(
-                    lambda: storage.upload_file(
-                        self._storage(), bucket, name, str(wire.path),
-                        **({"timeout": self.timeout} if self._owns_storage_client else {}),
-                    ),
+                    lambda: storage.upload_file(self._storage(), bucket, name, str(wire.path),
+                                                **ours),
                     lambda exc: storage.translate_storage_error(exc, self._secrets()),
                 )
 
