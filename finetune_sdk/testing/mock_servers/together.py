@@ -14,8 +14,9 @@ Fine-tuning: ``GET /v1/fine-tunes/models/limits`` (404 for a model not in ``mode
 training file must exist and be processed), ``GET /v1/fine-tunes`` (every job, no pages, oldest
 first: the adapter sorts), ``GET /v1/fine-tunes/{id}`` (with its events), ``/cancel``
 (``cancel_requested``, then ``cancelled`` on the next read), ``/events``, ``/checkpoints``,
-``/metrics``. Errors are ``{"error": {"message", "type", "param", "code"}}``; the shapes follow
-the SDK's response types (the server's exact error body is an assumption).
+``/metrics``; ``POST /v1/chat/completions`` (a fine-tune answers once it is in ``served``).
+Errors are ``{"error": {"message", "type", "param", "code"}}``; the shapes follow the SDK's
+response types (the server's exact error body is an assumption).
 
 ``processing_reads``: that many reads of a new file show it ``RUNNING`` first.
 ``auto_advance``: every read of a job moves it one step (pending, queued, running,
@@ -89,6 +90,8 @@ class TogetherMockServer(MockServer):
         self.processing_reads = 0
         """Reads of a new file that still show it RUNNING before its validation result."""
         self.price_per_million = 0.48
+        self.served: set[str] = set()
+        """Fine-tuned model names that answer chat (as if on a dedicated endpoint)."""
         self.credit_limit = 100.0
         self._counter = 0
         self._clock = 0
@@ -339,6 +342,23 @@ class TogetherMockServer(MockServer):
         if isinstance(job, httpx2.Response):
             return job
         return self.json(200, {"metrics": job.get("metrics", [])})
+
+    # -- inference ------------------------------------------------------------------------
+    @route("POST", r"/v1/chat/completions")
+    def chat(self, request: httpx2.Request) -> httpx2.Response:
+        """An OpenAI-shaped completion; fine-tunes answer only once ``served`` names them."""
+        body = self.body(request)
+        model = body.get("model", "")
+        tuned = {j["model_output_name"] for j in self.jobs.values() if j["model_output_name"]}
+        if model in tuned and model not in self.served:
+            return self._error(400, f"model {model} is not deployed: create a dedicated"
+                                    " endpoint for it")
+        last = (body.get("messages") or [{}])[-1].get("content", "")
+        return self.json(200, {
+            "id": self._id("chat-"), "object": "chat.completion", "created": 1764547200,
+            "model": model, "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": f"[{model}] you said: {last}"}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
 
     # -- state changes --------------------------------------------------------------------
     def _set(self, job: dict[str, Any], raw: str) -> None:
