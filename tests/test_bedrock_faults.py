@@ -25,6 +25,7 @@ from finetune_sdk.errors import (
     APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
+    BadRequestError,
     RateLimitError,
 )
 from finetune_sdk.ledger import Ledger
@@ -239,3 +240,22 @@ def test_credentials_never_reach_errors_logs_or_the_ledger(mock, client, spec, c
     for text in texts:
         assert SECRET not in text and TOKEN not in text
         assert SECRET[:12] not in text and TOKEN[:12] not in text
+
+
+def test_credentials_from_the_default_chain_are_masked_too(mock, monkeypatch, tmp_path):
+    """Keys the adapter never saw (boto3 found them in the environment) are masked all the same,
+    and the loopback requests carry only the signature, never the secret key."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDCHAINEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
+    with mock.serve() as url:
+        provider = BedrockProvider(region="us-east-1", bucket=BUCKET, role_arn=mock.role_arn,
+                                   endpoint_url=url, retry=RetryPolicy(max_attempts=1))
+        mock.fail_next(400, body={"__type": "ValidationException",
+                                  "message": f"bad request signed with {SECRET} / {TOKEN}"})
+        with pytest.raises(BadRequestError) as info:
+            provider.get_job("some-job")
+    text = f"{info.value} {info.value!r} {getattr(info.value, 'body', '')} {provider!r}"
+    assert "***" in text and SECRET not in text and TOKEN not in text
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert all(SECRET not in str(dict(r.headers)) for r in mock.requests)
