@@ -19,5 +19,14 @@ class TestFakeConformance(ProviderConformance):
                             retry=retry_policy)
 
     @pytest.fixture
-    def mock(self, provider):
-        return provider.control
+    def mock(self, provider, monkeypatch):
+        control = provider.control
+        control.requests = []  # FakeControl keeps no request log: record every pretend request
+        control.faults = control._faults  # the pending faults, by the MockServer name
+        send = provider._request
+        monkeypatch.setattr(provider, "_request",
+                            lambda key: (control.requests.append(key), send(key))[1])
+        return control
+
+    def request_keys(self, mock):
+        return list(mock.requests)

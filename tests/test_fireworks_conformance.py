@@ -28,6 +28,12 @@ class TestFireworksConformance(ProviderConformance):
     missing_job_id = "job-does-not-exist"
     create_path_pattern = r"^POST /v1/accounts/[^/]+/supervisedFineTuningJobs$"
 
+    uploads_process = True
+
+    def never_ready(self, provider, mock, monkeypatch):
+        self.hold_answers(mock, monkeypatch, r"^GET /v1/accounts/[^/]+/datasets/[^/:]+$",
+                          {"state": "UPLOADING"})
+
     @pytest.fixture
     def mock(self):
         return FireworksMockServer()

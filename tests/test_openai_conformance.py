@@ -35,6 +35,11 @@ class TestOpenAIConformance(ProviderConformance):
     missing_job_id = "ftjob-does-not-exist"
     create_path_pattern = r"^POST /v1/fine_tuning/jobs$"
 
+    uploads_process = True
+
+    def never_ready(self, provider, mock, monkeypatch):
+        self.hold_answers(mock, monkeypatch, r"^GET /v1/files/[^/]+$", {"status": "uploaded"})
+
     @pytest.fixture
     def mock(self):
         return OpenAIMockServer()
