@@ -332,3 +332,15 @@ def test_full_run_over_real_sockets(mock, train):
     assert any(r.method == "PUT" and "/ftsdk-test-bucket/tuning-data/" in r.url.path
                for r in mock.requests)
     assert all(SENTINEL_SECRET not in str(dict(r.headers)) for r in mock.requests)
+
+
+def test_strict_false_drops_what_the_model_lacks_with_a_warning(provider, mock, train):
+    spec = JobSpec(base_model=NOVA, training_file=provider.upload_dataset(train), strict=False,
+                   hyperparameters=Hyperparameters(epochs=2, batch_size=8, lora_rank=8))
+    with pytest.warns(PreflightWarning) as caught:
+        provider.preflight(spec)
+    messages = [str(w.message) for w in caught]
+    assert any("batch_size" in m and "Amazon Nova" in m for m in messages)
+    assert sum("lora_rank" in m for m in messages) == 1  # said once, by the shared preflight
+    provider.create_job(spec)
+    assert created(mock)["hyperParameters"] == {"epochCount": "2"}

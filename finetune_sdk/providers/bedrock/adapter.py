@@ -40,6 +40,7 @@ from ...retry import RetryPolicy
 from ...types import (
     Capabilities,
     DatasetRef,
+    Hyperparameters,
     Job,
     JobSpec,
     JobStatus,
@@ -225,9 +226,7 @@ class BedrockProvider(Provider):
         self._role(options)
         self._output(options)
         family = models.family_for(spec.base_model)
-        models.hyper_parameters(spec.hyperparameters, options.hyper_parameters, family,
-                                self.unsupported)
-        found: list[str] = []
+        _, found = self._hyper_parameters(spec, options, family)
         if spec.validation_file is not None and not family.validation_file:
             if spec.strict:
                 raise self.unsupported(f"a validation file for {family.name}",
@@ -244,6 +243,15 @@ class BedrockProvider(Provider):
         for message in found:
             warnings.warn(message, PreflightWarning, stacklevel=3)
         return found + preflight_catalog(self.name, spec, models.model_id(spec.base_model))
+
+    def _hyper_parameters(self, spec: JobSpec, options: BedrockOptions,
+                          family: models.Family) -> tuple[dict[str, str], list[str]]:
+        hp = spec.hyperparameters
+        if not spec.strict:  # fields no Bedrock model takes were already warned about
+            known = self.capabilities.hyperparameters
+            hp = Hyperparameters(**{k: v for k, v in hp.set_fields().items() if k in known})
+        return models.hyper_parameters(hp, options.hyper_parameters, family, self.unsupported,
+                                       strict=spec.strict)
 
     def _role(self, options: BedrockOptions) -> str:
         import re
@@ -286,8 +294,7 @@ class BedrockProvider(Provider):
             "trainingDataConfig": {
                 "s3Uri": files.s3_uri(spec.training_file, family, "training_file")},
             "outputDataConfig": {"s3Uri": self._output(options)},
-            "hyperParameters": models.hyper_parameters(
-                spec.hyperparameters, options.hyper_parameters, family, self.unsupported),
+            "hyperParameters": self._hyper_parameters(spec, options, family)[0],
         }
         if spec.validation_file is not None and family.validation_file:
             body["validationDataConfig"] = {"validators": [

@@ -108,7 +108,8 @@ def job_from_bedrock(raw: dict[str, Any], *, client_ref: str | None = None) -> J
         method="sft",
         output_model=model if status is JobStatus.SUCCEEDED else None,
         created_at=_when(raw.get("creationTime")),
-        started_at=_when(raw.get("creationTime")),
+        started_at=_when(((raw.get("statusDetails") or {}).get("trainingDetails") or {})
+                         .get("creationTime")),
         finished_at=_when(raw.get("endTime")) if status.is_terminal else None,
         progress=1.0 if status is JobStatus.SUCCEEDED else None,
         hyperparameters=dict(raw.get("hyperParameters") or {}),

@@ -101,17 +101,20 @@ def _in_range(name: str, value: float, low: float | None, high: float | None,
 
 
 def hyper_parameters(hp: Hyperparameters, extra: dict[str, Any], family: Family,
-                     unsupported: Any) -> dict[str, str]:
-    """``hyperParameters`` for the create request; refuses names or values the family lacks.
-
-    ``unsupported(feature, hint)`` builds the UnsupportedFeatureError (the provider's).
+                     unsupported: Any, *, strict: bool = True) -> tuple[dict[str, str], list[str]]:
+    """(``hyperParameters`` for the create request, warnings): names the family lacks are
+    refused (``unsupported(feature, hint)``, the provider's error), or with ``strict=False``
+    left out with a warning; values out of range are always refused.
     """
+    ignored: list[str] = []
     out: dict[str, str] = {}
     for ours, value in hp.set_fields().items():
         if ours not in family.names:
-            theirs = sorted(k for k in family.names)
+            if not strict:
+                ignored.append(f"bedrock ignores the hyperparameter {ours!r} for {family.name}")
+                continue
             raise unsupported(f"the hyperparameter {ours!r} for {family.name}",
-                              f"{family.name} takes {theirs}.")
+                              f"{family.name} takes {sorted(family.names)}.")
         theirs, low, high = family.names[ours]
         _in_range(ours, value, low, high, family)
         out[theirs] = _number(value)
@@ -127,7 +130,7 @@ def hyper_parameters(hp: Hyperparameters, extra: dict[str, Any], family: Family,
         if name in family.extra and not isinstance(value, str):
             _in_range(name, value, *family.extra[name], family)
         out[name] = value if isinstance(value, str) else _number(value)
-    return out
+    return out, ignored
 
 
 @functools.cache
