@@ -344,3 +344,45 @@ def test_strict_false_drops_what_the_model_lacks_with_a_warning(provider, mock, 
     assert sum("lora_rank" in m for m in messages) == 1  # said once, by the shared preflight
     provider.create_job(spec)
     assert created(mock)["hyperParameters"] == {"epochCount": "2"}
+
+
+# -- rules, samples, parsers --------------------------------------------------------------------
+SAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples" / "data"
+
+
+def test_rule_pack_matches_the_adapter_and_the_samples_pass():
+    from finetune_sdk.data.rules import rules_for
+    from finetune_sdk.data.validate import validate_file
+
+    assert rules_for("bedrock").methods == BedrockProvider.capabilities.methods
+    for name in ("health_chats.jsonl", "therapy_support.jsonl", "menstrual_health.jsonl"):
+        report = validate_file(SAMPLES / name, provider="bedrock", base_model=NOVA)
+        assert report.ok, [str(f) for f in report.findings]
+    assert not validate_file(SAMPLES / "preferences.jsonl", provider="bedrock").ok
+
+
+def test_any_answer_shape_is_a_job_or_our_error():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from finetune_sdk.errors import FinetuneError
+    from finetune_sdk.types import Job
+
+    values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                          lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+    keys = st.sampled_from(["jobArn", "status", "statusDetails", "failureMessage",
+                            "outputModelArn", "baseModelArn", "hyperParameters", "endTime",
+                            "creationTime", "trainingMetrics", "validationMetrics"])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(keys, values, max_size=8) | values)
+    def run(body):
+        for parse in (mapping.job_from_bedrock, mapping.metrics_of):
+            try:
+                result = parse(body)
+            except FinetuneError:
+                continue
+            assert isinstance(result, (Job, list))
+
+    run()
