@@ -306,6 +306,13 @@ def test_together_check_refusal_is_a_dataset_error_with_the_line(tmp_path):
     assert info.value.line == 2 and info.value.file.endswith("chats.jsonl")
 
 
+def test_the_sdks_own_file_refusal_is_a_dataset_error():
+    from together.lib import FileTypeError
+
+    mapped = mapping.translate_error(FileTypeError("File size 51.0GB exceeds maximum"))
+    assert isinstance(mapped, DatasetError) and "exceeds maximum" in str(mapped)
+
+
 def test_a_file_together_rejects_is_a_dataset_error_and_deleted(mock, train):
     mock.file_rejection = "line 4: assistant message has no content"
     client = Client(make(mock), ledger=False)

@@ -270,6 +270,12 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
         return _transport(exc, secrets)
     if isinstance(exc, together.APIResponseValidationError):
         return APIResponseValidationError(redact(str(exc), secrets), provider=PROVIDER)
+    from together.lib import FileTypeError
+
+    if isinstance(exc, FileTypeError):  # the SDK's own refusal of a file (size, extension)
+        from ...errors import DatasetError
+
+        return DatasetError(f"together: {redact(str(exc), secrets)}")
     if _is_unparsed_body(exc):
         return APIResponseValidationError(
             f"the API answered something that is not the JSON it documents ({type(exc).__name__})",
