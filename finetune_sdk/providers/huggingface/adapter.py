@@ -25,7 +25,7 @@ from pydantic import Field, SecretStr
 from ..._http import call_translated
 from ...config import setting
 from ...errors import ConfigurationError, NotFoundError
-from ...provider import Provider
+from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import (
     Capabilities,
@@ -38,7 +38,7 @@ from ...types import (
     ModelRef,
     ProviderOptions,
 )
-from . import commands, mapping
+from . import commands, hardware, mapping
 from .http_timeout import request_timeout
 from .token import require_token
 
@@ -53,10 +53,16 @@ class HuggingFaceOptions(ProviderOptions):
     """Where and how the HF Job runs (``JobSpec.options``)."""
 
     backend: Literal["autotrain", "sdk"] = "autotrain"
-    flavor: str = "a10g-small"
-    """HF Jobs hardware (``cpu-basic``, ``t4-small``, ``a10g-small``, ``a100-large``...)."""
-    timeout: str | int = "2h"
-    """Job time limit: seconds, or ``"90m"`` / ``"2h"``."""
+    flavor: str | None = None
+    """HF Jobs hardware (``a10g-small``, ``l40sx1``, ``a100-large``, ``h200``...). None: the
+    smallest that holds the memory estimate (``hardware.py``); a flavor too small is refused."""
+    timeout: str | int | None = None
+    """Job time limit: seconds, or ``"90m"`` / ``"2h"``. None: from the data size and the
+    flavor's slowest assumed speed (x 1.5, + 30 min, at least 1 h)."""
+    model_params_b: float | None = Field(None, gt=0)
+    """The base model's size in billions of parameters, when neither its id nor the Hub says."""
+    check_memory: bool = True
+    """False: run on ``flavor`` even when the memory estimate says it will not fit."""
     labels: dict[str, str] = Field(default_factory=dict)
     image: str = AUTOTRAIN_IMAGE
     """The AutoTrain image (backend ``autotrain``)."""
@@ -129,6 +135,7 @@ class HuggingFaceProvider(Provider):
         self._namespace = setting(namespace, "HF_NAMESPACE")
         self._dataset_repo = dataset_repo
         self._api: Any = None
+        self._sizes: dict[str, float | None] = {}
 
     # -- plumbing -------------------------------------------------------------------------
     def _hf(self) -> Any:
@@ -212,7 +219,25 @@ class HuggingFaceProvider(Provider):
                 "Use HuggingFaceOptions(extra_args=[...]) for more `autotrain llm` flags.",
             )
         commands.project_name(spec)
-        return []
+        notes = self._plan(spec, options).notes
+        for note in notes:
+            warnings.warn(f"huggingface: {note}", PreflightWarning, stacklevel=3)
+        return notes
+
+    def _plan(self, spec: JobSpec, options: HuggingFaceOptions) -> hardware.Plan:
+        """Flavor and timeout: memory preflight against the model's size (hardware.py)."""
+        return hardware.plan_job(spec, options, hub_size=self._hub_size)
+
+    def _hub_size(self, repo_id: str) -> float | None:
+        """Billions of parameters in the repo's safetensors (the Hub counts them), or None."""
+        if repo_id not in self._sizes:
+            try:
+                info = self._call(lambda: self._hf().model_info(repo_id, expand=["safetensors"]))
+                total = getattr(getattr(info, "safetensors", None), "total", None)
+                self._sizes[repo_id] = total / 1e9 if total else None
+            except Exception:  # noqa: BLE001 - a size we cannot read only skips the check
+                self._sizes[repo_id] = None
+        return self._sizes[repo_id]
 
     def create_job(self, spec: JobSpec) -> Job:
         """One ``run_job`` / ``run_uv_job`` request, never retried here."""
@@ -220,6 +245,7 @@ class HuggingFaceProvider(Provider):
 
         options: HuggingFaceOptions = self.resolve_options(spec)
         self.check_spec(spec)
+        plan = self._plan(spec, options)
         namespace = self.namespace
         output_repo = f"{namespace}/{commands.project_name(spec)}"
         labels = {**spec.labels, **options.labels, **mapping.ref_labels(spec.client_ref)}
@@ -227,8 +253,8 @@ class HuggingFaceProvider(Provider):
                "FTSDK_BASE_MODEL": spec.base_model}
         secrets = {"HF_TOKEN": self._token.get_secret_value()}
         api = self._hf()
-        common: dict[str, Any] = dict(env=env, secrets=secrets, flavor=options.flavor,
-                                      timeout=options.timeout, labels=labels, namespace=namespace)
+        common: dict[str, Any] = dict(env=env, secrets=secrets, flavor=plan.flavor,
+                                      timeout=plan.timeout, labels=labels, namespace=namespace)
         if options.backend == "autotrain":
             command, volumes = commands.autotrain_command(spec, options, namespace=namespace)
             common["volumes"] = [Volume(**v) for v in volumes]

@@ -119,13 +119,20 @@ class HuggingFaceMockServer(MockServer):
     def model_info(self, request: httpx2.Request, repo_id: str) -> httpx2.Response:
         if f"models/{repo_id}" not in self.repos:
             return self._error(404, "Repository not found")
-        return self.json(200, {"id": repo_id, "modelId": repo_id, "private": True,
-                               "sha": "a" * 40, "siblings": []})
+        body = {"id": repo_id, "modelId": repo_id, "private": True, "sha": "a" * 40,
+                "siblings": []}
+        parameters = self.repos[f"models/{repo_id}"].get("parameters")
+        if parameters:  # the Hub's count of the safetensors weights (expand=safetensors)
+            body["safetensors"] = {"parameters": {"BF16": parameters}, "total": parameters}
+        return self.json(200, body)
 
-    def add_model_repo(self, repo_id: str) -> None:
-        """Make a model repo exist (what a finished training push does)."""
+    def add_model_repo(self, repo_id: str, *, parameters: int | None = None) -> None:
+        """Make a model repo exist (what a finished training push does); ``parameters``: the
+        safetensors parameter count model_info reports."""
         with self.lock:
-            self.repos.setdefault(f"models/{repo_id}", {"private": True, "files": {}})
+            repo = self.repos.setdefault(f"models/{repo_id}", {"private": True, "files": {}})
+            if parameters:
+                repo["parameters"] = parameters
 
     @route("GET", r"/api/whoami-v2")
     def whoami(self, request: httpx2.Request) -> httpx2.Response:
