@@ -78,3 +78,13 @@ def test_live_job_estimate_of_a_file_together_rejects_raises(mock, tmp_path):
         live_function("together", "job_estimate")(write_chat_jsonl(tmp_path / "t.jsonl"), BASE,
                                                   provider=provider_for(mock))
     assert mock.files == {}
+
+
+def test_live_job_estimate_keeps_sensitive_data_home(mock, tmp_path):
+    from finetune_sdk.errors import SensitiveDataError
+
+    data = write_chat_jsonl(tmp_path / "t.jsonl")
+    with pytest.raises(SensitiveDataError):
+        live_function("together", "job_estimate")(data, BASE, sensitive=True,
+                                                  provider=provider_for(mock))
+    assert mock.requests == []  # nothing was sent

@@ -16,17 +16,25 @@ __all__ = ["job_estimate"]
 
 
 def job_estimate(path: str | Path, base_model: str, *, epochs: int | None = None,
-                 method: str = "sft", adapter: str | None = None,
-                 provider: Any = None, **provider_kwargs: Any) -> dict[str, Any]:
+                 method: str = "sft", adapter: str | None = None, sensitive: bool | None = None,
+                 allow_sensitive: bool = False, provider: Any = None,
+                 **provider_kwargs: Any) -> dict[str, Any]:
     """Together's estimate for training ``base_model`` on ``path``: its answer plus ``usd``,
     ``source`` and ``date`` (today) in the shape of a price-table note. ``provider`` is a
-    TogetherProvider (else one is made from ``provider_kwargs`` / the environment)."""
+    TogetherProvider (else one is made from ``provider_kwargs`` / the environment).
+
+    The file leaves the machine, so the sensitive-data gate of every upload applies first
+    (SensitiveDataError for unscrubbed patient data unless ``allow_sensitive``).
+    """
+    from ...data.privacy import check_upload_allowed
     from ...errors import FinetuneError
     from ...facts import today
     from ...lifecycle import wait_for_dataset
     from ...types import Hyperparameters, JobSpec
     from .adapter import TogetherProvider
 
+    check_upload_allowed(Path(path), provider="together", hosted=True, sensitive=sensitive,
+                         allow_sensitive=allow_sensitive)
     own = provider is None
     provider = provider or TogetherProvider(**provider_kwargs)
     ref = provider.upload_dataset(Path(path), wait=False)
