@@ -158,7 +158,8 @@ def train_command(
         print_json({"job": job.model_dump(mode="json"),
                     "model": model.model_dump(mode="json") if model else None})
     elif model:
-        console.print(f"model id: [bold green]{escape(model.id)}[/]", highlight=False)
+        console.print(f"model id: [bold green]{escape(model.id)}[/]", highlight=False,
+                      soft_wrap=True)  # never wrapped: the id is copied from here
     if model is None:
         reason = job.error.message if job.error else job.status.value
         fail(f"job {job.id} ended {job.status.value}: {reason}", EXIT_JOB)
@@ -192,7 +193,8 @@ def resume_command(
     if as_json:
         print_json(job.model_dump(mode="json"))
     elif job.output_model:
-        console.print(f"model id: [bold green]{escape(job.output_model)}[/]", highlight=False)
+        console.print(f"model id: [bold green]{escape(job.output_model)}[/]", highlight=False,
+                      soft_wrap=True)
     if job.status.value in ("failed", "cancelled"):
         fail(f"job {job.id} ended {job.status.value}", EXIT_JOB)
 
@@ -232,7 +234,8 @@ def quickstart_command(
     console.print(f"training loss {first:.3f} -> {last:.3f}"
                   f" ({'went down' if went_down else 'did NOT go down'});"
                   f" validation loss {result['eval_loss']:.3f}", highlight=False)
-    console.print(f"model id: [bold green]{escape(result['model_id'])}[/]", highlight=False)
+    console.print(f"model id: [bold green]{escape(result['model_id'])}[/]", highlight=False,
+                  soft_wrap=True)
     console.print(f"done in {time.perf_counter() - started:.0f} s. Next: finetune chat"
                   f" {result['model_id']}  |  reports in {result['report_dir']}", highlight=False)
     if not went_down:
