@@ -69,6 +69,10 @@ END = "<!-- end of generated block -->"
 PROVIDER_PAGES = {"openai": "providers/openai.md", "fireworks": "providers/fireworks.md",
                   "gemini": "providers/gemini.md", "huggingface": "providers/huggingface.md",
                   "local": "local.md"}
+PROVIDER_PAGES.update({"azure-openai": "providers/azure-openai.md",
+                       "openai-compatible": "providers/openai-compatible.md"})
+PROVIDER_PAGES["bedrock"] = "providers/bedrock.md"
+PROVIDER_PAGES["together"] = "providers/together.md"
 
 
 def provider_block(name: str) -> str:

@@ -44,6 +44,15 @@ _registry: dict[str, ProviderEntry] = {
     "fake": ProviderEntry("finetune_sdk.providers.fake:FakeProvider"),
     "local": ProviderEntry("finetune_sdk.providers.local:LocalProvider", "local"),
     "openai": ProviderEntry("finetune_sdk.providers.openai.adapter:OpenAIProvider", "openai"),
+    "openai-compatible": ProviderEntry(
+        "finetune_sdk.providers.openai_compatible.adapter:OpenAICompatibleProvider", "openai"
+    ),
+    "azure-openai": ProviderEntry(
+        "finetune_sdk.providers.openai_compatible.adapter:AzureOpenAIProvider", "openai", ("azure",)
+    ),
+    "nebius": ProviderEntry(
+        "finetune_sdk.providers.openai_compatible.adapter:NebiusProvider", "openai"
+    ),
     "fireworks": ProviderEntry("finetune_sdk.providers.fireworks.adapter:FireworksProvider"),
     "gemini": ProviderEntry(
         "finetune_sdk.providers.gemini.adapter:GeminiProvider", "google", ("vertex", "google")
@@ -51,6 +60,10 @@ _registry: dict[str, ProviderEntry] = {
     "huggingface": ProviderEntry(
         "finetune_sdk.providers.huggingface.adapter:HuggingFaceProvider", "hf", ("autotrain", "hf")
     ),
+    "together": ProviderEntry(
+        "finetune_sdk.providers.together.adapter:TogetherProvider", "together"
+    ),
+    "bedrock": ProviderEntry("finetune_sdk.providers.bedrock.adapter:BedrockProvider", "aws"),
 }
 known_providers = MappingProxyType(_registry)
 _entry_points_loaded = False

@@ -68,6 +68,9 @@ class Rig:
                         bucket="gs://ftsdk-test-bucket/tuning-data",
                         base_url=mock.base_url if local else url,
                         storage_client=mock.storage_client())
+        if self.vendor == "together":
+            return dict(api_key=SECRET, base_url=mock.base_url if local else url, timeout=5,
+                        dataset_poll_interval=0)
         return dict(token=SECRET, namespace=mock.namespace,
                     endpoint=mock.base_url if local else url)
 
@@ -117,6 +120,11 @@ def make_rig(vendor: str) -> Rig:
         return Rig(vendor, VertexMockServer(), "gemini-3.5-flash",
                    r"^POST .*/tuningJobs$", r"^GET .*/tuningJobs$",
                    {"tuningJobs": [], "nextPageToken": "0"}, True)
+    if vendor == "together":  # one list answer holds every job: no page to go on to
+        from finetune_sdk.testing.mock_servers.together import TogetherMockServer
+
+        return Rig(vendor, TogetherMockServer(), "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+                   r"^POST /v1/fine-tunes$", r"^GET /v1/fine-tunes$", {"data": []}, False)
     from finetune_sdk.testing.mock_servers.huggingface import HuggingFaceMockServer
 
     return Rig(vendor, HuggingFaceMockServer(), "HuggingFaceTB/SmolLM2-135M-Instruct",

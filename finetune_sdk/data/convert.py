@@ -30,7 +30,11 @@ from .rules import RulePack, rules_for
 __all__ = ["WIRE_PROVIDERS", "ConversionReport", "WireFile", "convert_file", "stream_wire",
            "wire_file", "wire_module"]
 
-WIRE_PROVIDERS = ("openai", "fireworks", "gemini", "huggingface")
+WIRE_PROVIDERS = ("openai", "fireworks", "gemini", "huggingface", "together", "bedrock")
+WIRE_MODULES = {"openai-compatible": "openai_compatible.generic",
+                "azure-openai": "openai_compatible.azure", "nebius": "openai_compatible.nebius"}
+"""Providers whose wire module is not ``providers/<name>/dataset.py`` (OpenAI-compatible profiles
+share the openai wire format, each with its own rules)."""
 ToWire = Callable[..., dict[str, Any]]
 
 
@@ -55,10 +59,12 @@ def wire_module(provider: str) -> Any:
     from ..registry import canonical_name
 
     name = canonical_name(provider)
+    if name in WIRE_MODULES:
+        return importlib.import_module(f"finetune_sdk.providers.{WIRE_MODULES[name]}")
     if name not in WIRE_PROVIDERS:
         raise ConfigurationError(
             f"no wire format for provider {provider!r}; expected one of"
-            f" {', '.join((*WIRE_PROVIDERS, 'local'))}")
+            f" {', '.join((*WIRE_PROVIDERS, *WIRE_MODULES, 'local'))}")
     return importlib.import_module(f"finetune_sdk.providers.{name}.dataset")
 
 
