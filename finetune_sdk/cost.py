@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import facts as _facts
-from .errors import BudgetExceededError, ConfigurationError, DatasetError
+from .errors import BudgetExceededError, ConfigurationError, DatasetError, FinetuneError
 from .pricing import (
     PRICES_ENV,
     Price,
@@ -260,6 +260,12 @@ def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path | int, provider:
                 warns.append(f"the duration range rests on an assumed throughput of {slow:g}-"
                              f"{fast:g} tokens/s{shown_flavor}, not a measurement; register your"
                              " own with register_price(..., tokens_per_s=(low, high))")
+    vendor = _vendor_estimate(provider, source, base_model, epochs, method, adapter, notes) \
+        if live else None
+    if vendor is not None:  # the vendor's own figure for this very file beats any table
+        usd_low = usd_high = float(vendor["usd"])
+        notes.append(f"{provider}'s own estimate for this file: {usd_high:.2f} USD"
+                     f" ({vendor['source']}, {vendor['date']}); the table is not used")
     minimum = find_price(provider, priced_model, unit="job_minimum", method=method)
     if minimum is not None and minimum.usd and not math.isnan(usd_high):
         if usd_low < minimum.usd:
@@ -269,13 +275,39 @@ def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path | int, provider:
         provider=provider, base_model=base_model, tokens=tokens, epochs=epochs,
         billed_tokens=billed, usd_low=usd_low, usd_high=usd_high,
         duration_s_low=dur_low, duration_s_high=dur_high,
-        price_source=price.source if price else None,
-        price_date=date.fromisoformat(price.date) if price and price.date else None,
+        price_source=vendor["source"] if vendor else price.source if price else None,
+        price_date=date.fromisoformat(vendor["date"]) if vendor else (
+            date.fromisoformat(price.date) if price and price.date else None),
         assumptions=notes, price_usd=price.usd if price else None,
         price_unit=price.unit if price else None,
-        price_confidence=price.confidence if price else None,
+        price_confidence=vendor["confidence"] if vendor else (
+            price.confidence if price else None),
         min_charge_usd=minimum.usd if minimum else None, warnings=warns,
     )
+
+
+def _vendor_estimate(provider: str, source: Any, base_model: str, epochs: int,
+                     method: str | None, adapter: str | None,
+                     notes: list[str]) -> dict[str, Any] | None:
+    """The vendor's own estimate for a local file (Together's estimate-price), or None.
+
+    Only with ``live=True``: the file is uploaded to be priced (and deleted again), so the
+    sensitive-data gate applies. Any failure (no key, offline, refused) keeps the table's figure.
+    """
+    lookup = _facts.live_function(provider, "job_estimate")
+    if lookup is None or not isinstance(source, (str, Path)):
+        return None
+    try:
+        found = lookup(Path(source), base_model, epochs=epochs, method=method or "sft",
+                       adapter=adapter)
+    except FinetuneError as exc:
+        notes.append(f"{provider}'s own estimate failed ({type(exc).__name__}: {exc}); the"
+                     " table's figure is used")
+        return None
+    if found.get("usd") is None:
+        notes.append(f"{provider} gave no estimate for this file; the table's figure is used")
+        return None
+    return found
 
 
 def enforce_budget(spec: JobSpec, provider: str, training_path: Path | None) -> CostEstimate | None:

@@ -41,6 +41,7 @@ _MODULES = {
     "fireworks": ("finetune_sdk.providers.fireworks.inference", None),
     "gemini": ("finetune_sdk.providers.gemini.inference", "google"),
     "huggingface": ("finetune_sdk.providers.huggingface.inference", "hf"),
+    "together": ("finetune_sdk.providers.together.inference", "together"),
     "fake": ("finetune_sdk.providers.fake_inference", None),
 }
 _EXTRA_FOR_MODULE = {"openai": "openai", "google": "google", "huggingface_hub": "hf",

@@ -88,3 +88,26 @@ def test_live_job_estimate_keeps_sensitive_data_home(mock, tmp_path):
         live_function("together", "job_estimate")(data, BASE, sensitive=True,
                                                   provider=provider_for(mock))
     assert mock.requests == []  # nothing was sent
+
+
+def test_estimate_live_uses_togethers_own_figure_and_falls_back_without_a_key(
+        mock, tmp_path, monkeypatch):
+    """``finetune estimate --live -p together``: Together prices this very file; with no key
+    (or offline) the bundled table's figure stays, and says why."""
+    from finetune_sdk import cost
+    from finetune_sdk.providers.together import live
+
+    data = write_chat_jsonl(tmp_path / "t.jsonl", 20)
+    table = cost.estimate(data, "together", BASE, epochs=2)
+    fallback = cost.estimate(data, "together", BASE, epochs=2, live=True)  # no key here
+    assert any("own estimate failed" in note for note in fallback.assumptions)
+    assert (fallback.usd_high == table.usd_high) or (fallback.usd_high != fallback.usd_high)
+    real = live.job_estimate
+    monkeypatch.setattr(live, "job_estimate",
+                        lambda *a, **k: real(*a, provider=provider_for(mock), **k))
+    priced = cost.estimate(data, "together", BASE, epochs=2, live=True)
+    asked = [r for r in mock.requests if r.url.path == "/v1/fine-tunes/estimate-price"]
+    assert len(asked) == 1 and mock.files == {}
+    assert priced.usd_low == priced.usd_high > 0
+    assert priced.price_confidence == "primary" and priced.price_source.endswith("(live)")
+    assert any("own estimate for this file" in note for note in priced.assumptions)
