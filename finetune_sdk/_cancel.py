@@ -3,10 +3,10 @@
 A thread cannot be interrupted, so ``AsyncClient`` abandons it on cancellation (the awaiting task
 returns at once) and sets an event the thread can see through a ``ContextVar`` (anyio runs the
 thread in a copy of the caller's context). The lifecycle's pauses (dataset, deployment and job
-waits, intent-claim waits) sleep through ``sleep`` here: it wakes as soon as the event is set and
-raises ``Cancelled``, so the abandoned thread stops at its next pause instead of polling on for
-minutes. (``RetryPolicy``'s backoff still uses ``time.sleep``.) Outside such a thread ``sleep``
-is ``time.sleep``.
+waits, intent-claim waits) and ``RetryPolicy``'s backoff sleep through ``sleep`` here: it wakes
+as soon as the event is set and raises ``Cancelled``, so the abandoned thread stops at its next
+pause instead of polling or retrying on for minutes. Outside such a thread ``sleep`` is
+``time.sleep``.
 """
 
 from __future__ import annotations

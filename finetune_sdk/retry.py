@@ -12,7 +12,6 @@ Rules, in one place:
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import TypeVar
 
 import tenacity
 
+from . import _cancel
 from .errors import APIConnectionError, APIStatusError, APITimeoutError, RateLimitError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
@@ -69,7 +69,8 @@ class RetryPolicy:
     lookup_window: float = 15.0
     """After an ambiguous create, keep looking the job up for about this many seconds (vendors
     may list a new job a few seconds late) before declaring the outcome unknown."""
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    sleep: Callable[[float], None] = field(default=_cancel.sleep, repr=False, compare=False)
+    """How backoff waits: wakes at once when an AsyncClient call running it is cancelled."""
 
     def is_retryable(self, exc: BaseException, *, idempotent: bool) -> bool:
         """Whether ``exc`` may be retried for a call of this kind."""

@@ -101,3 +101,20 @@ async def test_a_cancelled_threaded_call_returns_at_once_and_its_thread_stops(tm
     seen = len(polls)
     await asyncio.sleep(0.5)  # CLAIM_POLL_S is 0.2: a live thread would have polled again
     assert len(polls) == seen
+
+
+async def test_cancelling_a_call_stuck_in_retry_backoff_returns_and_stops_retrying(mock):
+    """A vendor that answers 503 forever, a policy that backs off 1 s, 2 s, ...: cancelling the
+    awaiting task returns at once, and the abandoned thread sends nothing more."""
+    provider = FireworksProvider(SENTINEL_SECRET, account_id=mock.account, base_url=mock.base_url,
+                                 http_client=httpx2.Client(transport=mock.transport()),
+                                 retry=RetryPolicy(max_attempts=5, initial_delay=1.0))
+    client = AsyncClient(provider, ledger=False)
+    [job] = [j async for j in client.jobs.list(limit=1)]
+    mock.fail_next(503, match=r"^GET .*supervisedFineTuningJobs/", times=50)
+    started = time.monotonic()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(client.jobs.get(job.id), 0.5)
+    assert time.monotonic() - started < 1.5
+    await asyncio.sleep(2.5)  # past the first backoffs: a thread still retrying would have sent
+    assert len(mock.requests) == 2  # one list page, one GET: no retry after the cancel

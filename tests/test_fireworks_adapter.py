@@ -195,7 +195,7 @@ def test_409_is_not_retryable():
 def test_429_on_create_is_retried_with_retry_after(provider, mock, train, sleeps):
     spec = full_spec(provider.upload_dataset(train))
     mock.fail_next(429, retry_after=3, match=r"^POST .*/supervisedFineTuningJobs$")
-    job = provider.create_job(spec)
+    job = create_job(provider, spec)  # the lifecycle owns the retry; the adapter sends once
     assert sleeps == [3.0] and mock.job_count() == 1 and job.id
 
 
