@@ -189,6 +189,9 @@ def _apply(conn: Connection, migrations: dict[int, list[str]], current: int, ver
            columns: set[str]) -> None:
     for target in range(current + 1, version + 1):
         for statement in migrations[target]:
+            if "ADD COLUMN " not in statement:  # CREATE ... IF NOT EXISTS: safe to run again
+                conn.execute(statement)
+                continue
             column = statement.split("ADD COLUMN ")[1].split()[0]
             if column not in columns:
                 conn.execute(statement)

@@ -15,7 +15,7 @@ import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
 
 from . import _cancel, lifecycle
 from .client import Client, Datasets, Jobs, LedgerArg, Models, _chain
@@ -23,6 +23,9 @@ from .errors import FinetuneError, WaitTimeoutError
 from .provider import Provider
 from .retry import RetryPolicy
 from .types import DatasetRef, Job, JobEvent, JobSpec
+
+if TYPE_CHECKING:
+    from .deployments import Deployment
 
 __all__ = ["AsyncClient", "AsyncDatasets", "AsyncJobs", "AsyncModels", "AsyncPages"]
 
@@ -223,6 +226,30 @@ class AsyncModels:
         self._sync = sync
 
     resolve = _threaded(Models.resolve)
+    deploy = _threaded(Models.deploy)
+    undeploy = _threaded(Models.undeploy)
+    list_deployments = _threaded(Models.list_deployments)
+
+    async def wait_ready(self, deployment: Deployment, *, timeout: float | None = None,
+                         poll_interval: float | None = None) -> Deployment:
+        """Like ``Client.models.wait_ready``, pausing on the event loop between polls."""
+        import anyio
+
+        from .deployments import lifecycle as dl
+        from .deployments.api import store_of
+
+        if deployment.serverless:
+            return deployment
+        client = self._sync._client
+        store = store_of(client.ledger)
+        state = dl.ready_state(client.provider, timeout=timeout, poll_interval=poll_interval,
+                               on_update=store.update if store is not None else None)
+        current = deployment
+        while (delay := state.observe(current)) is not None:
+            await anyio.sleep(delay)
+            current = await _in_thread(functools.partial(client.provider.get_deployment,
+                                                         current.id))
+        return dl.settle(current)
 
 
 class AsyncClient:

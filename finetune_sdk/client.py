@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import lifecycle
 from .errors import ConfigurationError, DatasetValidationError, JobError, LedgerError
@@ -35,6 +35,9 @@ from .types import (
     MetricPoint,
     ModelRef,
 )
+
+if TYPE_CHECKING:
+    from .deployments import Deployment, DeploymentSpec
 
 __all__ = ["Client"]
 
@@ -290,6 +293,40 @@ class Models:
                 current,
             )
         return self._client.provider.resolve_model(current)
+
+    def deploy(self, model: ModelRef | Job | str, spec: DeploymentSpec | None = None, *,
+               wait: bool = False, timeout: float | None = None, new: bool = False,
+               **fields: Any) -> Deployment:
+        """Serve ``model`` (ModelRef, Job, job or model id), at most once per intent (provider
+        + model + spec; ``new=True`` for a second): the ledger row comes before the create.
+        Billed while it exists; serverless providers answer at once. ``fields``: DeploymentSpec
+        fields. Returns at once (``wait=True``: once ready). See docs/serving.md."""
+        from .deployments import api
+
+        return api.deploy(self._client, model, spec, wait=wait, timeout=timeout, new=new,
+                          **fields)
+
+    def wait_ready(self, deployment: Deployment, *, timeout: float | None = None,
+                   poll_interval: float | None = None) -> Deployment:
+        """Poll until it serves; DeploymentError if it failed, WaitTimeoutError after
+        ``timeout`` s (default 30 min)."""
+        from .deployments import api
+
+        return api.wait_ready(self._client, deployment, timeout=timeout,
+                              poll_interval=poll_interval)
+
+    def undeploy(self, deployment: Deployment | str, *, wait: bool = False) -> Deployment:
+        """Delete it (the bill stops); ``wait=True`` polls until it is gone. Idempotent."""
+        from .deployments import api
+
+        return api.undeploy(self._client, deployment, wait=wait)
+
+    def list_deployments(self, *, all_providers: bool = False,
+                         live: bool = True) -> list[Deployment]:
+        """This provider's deployments, or the ledger's of every provider (``all_providers``)."""
+        from .deployments import api
+
+        return api.list_deployments(self._client, all_providers=all_providers, live=live)
 
 
 class Client:

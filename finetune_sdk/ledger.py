@@ -27,7 +27,7 @@ __all__ = [
     "Claim", "Ledger", "LedgerRow", "PENDING_STATES", "SCHEMA_VERSION", "default_ledger_path",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -54,6 +54,18 @@ _MIGRATIONS = {
     3: [
         "ALTER TABLE jobs ADD COLUMN owner TEXT",
         "ALTER TABLE jobs ADD COLUMN lease_until REAL",
+    ],
+    # v4: deployments (billed while they exist), one row per deployment intent; the columns
+    # and their use are in finetune_sdk/deployments/store.py.
+    4: [
+        "CREATE TABLE IF NOT EXISTS deployments (intent_key TEXT PRIMARY KEY,"
+        " provider TEXT NOT NULL, model_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " deployment_id TEXT, status TEXT NOT NULL, provider_status TEXT, endpoint TEXT,"
+        " base_url TEXT, hardware TEXT, price_per_hour REAL, price_date TEXT,"
+        " price_source TEXT, spec_json TEXT NOT NULL, error TEXT, owner TEXT, lease_until REAL,"
+        " created_at TEXT NOT NULL, ready_at TEXT, deleted_at TEXT, last_used_at TEXT,"
+        " updated_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS deployments_id ON deployments(deployment_id)",
     ],
 }
 

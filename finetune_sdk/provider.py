@@ -17,7 +17,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
@@ -35,6 +35,9 @@ from .types import (
     ModelRef,
     ProviderOptions,
 )
+
+if TYPE_CHECKING:
+    from .deployments.model import Deployment, DeploymentSpec
 
 __all__ = ["Provider", "PreflightWarning"]
 
@@ -121,6 +124,46 @@ class Provider(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook: most providers hold nothing to close
         """Release HTTP connections."""
 
+    # -- deployments (optional; the vendor code is picked in deployments/backends.py) ------
+    @property
+    def tracks_deployments(self) -> bool:
+        """Whether ``deploy`` creates something billed, which the ledger then tracks."""
+        backend = _deployment_backend(self)
+        return backend is not None and getattr(backend, "TRACKED", True)
+
+    def deploy(self, model: ModelRef, spec: DeploymentSpec) -> Deployment:
+        """Send one create of a deployment keyed by ``spec.name`` (``client.models.deploy``
+        claims the intent, retries and waits). Default: serverless, the model answers as it
+        is and nothing is created (an unservable model is refused with how to serve it)."""
+        backend = _deployment_backend(self)
+        if backend is None:
+            from .deployments.model import serverless
+
+            return serverless(self.name, model)
+        return backend.deploy(self, model, spec)
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        """The deployment as the vendor reports it now (one read)."""
+        return self._deployments().get(self, deployment_id)
+
+    def delete_deployment(self, deployment_id: str) -> Deployment:
+        """Ask the vendor to delete it (stops the bill); returns it as it is after the request."""
+        return self._deployments().delete(self, deployment_id)
+
+    def list_deployments(self) -> Iterator[Deployment]:
+        """The deployments the vendor has (of this account), newest first where it says."""
+        return self._deployments().list_all(self)
+
+    def find_deployment(self, name: str) -> Deployment | None:
+        """The deployment whose vendor-side name is ``name`` (dedupe after a lost answer)."""
+        return self._deployments().find(self, name)
+
+    def _deployments(self) -> Any:
+        backend = _deployment_backend(self)
+        if backend is None:
+            raise self.unsupported("deployments", "It serves fine-tunes without one.")
+        return backend
+
     # -- shared behaviour -----------------------------------------------------------------
     def map_status(self, raw: str | None) -> JobStatus:
         """Vendor status -> JobStatus; an unknown string is UNKNOWN, never an exception."""
@@ -192,3 +235,9 @@ class Provider(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _deployment_backend(provider: Provider) -> Any:
+    from .deployments.backends import backend_for
+
+    return backend_for(provider)
