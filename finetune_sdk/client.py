@@ -2,7 +2,8 @@
 
 ```python
 from finetune_sdk import Client
-client = Client("fake")           # or "openai", "fireworks", "gemini", "huggingface", "local"
+client = Client("fake")           # or "openai", "fireworks", "together", "bedrock", "azure-openai",
+                                  # "gemini", "huggingface", "local" (`finetune providers`)
 job = client.jobs.run(base_model="base", training_file="chats.jsonl")
 print(client.models.resolve(job).id)
 ```

@@ -57,7 +57,8 @@ EXIT_CODES_HELP = "Exit codes: " + ", ".join(f"{c} {m}" for c, m in EXIT_CODES.i
 
 app = typer.Typer(
     name="finetune",
-    help="Fine-tune chat models on OpenAI, Fireworks, Vertex Gemini, Hugging Face or your own GPU.",
+    help="Fine-tune chat models on OpenAI, Fireworks, Together, Bedrock, Azure OpenAI, Vertex"
+    " Gemini, Hugging Face or your own GPU.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
