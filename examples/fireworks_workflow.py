@@ -11,7 +11,8 @@ and FIREWORKS_ACCOUNT_ID (environment or .env). What it does:
 4. writes the model id to ``.env`` as FIREWORKS_MODEL_ID for your app.
 
 A Fireworks fine-tune needs a dedicated deployment (billed per GPU hour) before it can answer;
-set DEPLOY=1 to create one here (``provider.deploy``), and delete it when you are done.
+set DEPLOY=1 to create one here (``client.models.deploy``), and ``finetune undeploy`` it when
+you are done.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ def main() -> None:
     if model.needs_deployment:
         print(f"needs a deployment first: {model.how_to_serve}")
         if os.environ.get("DEPLOY") == "1":
-            model = client.provider.deploy(model)  # type: ignore[attr-defined]
-            print(f"deployed: {model.id} (ready: {model.ready_for_inference})")
+            deployment = client.models.wait_ready(client.models.deploy(model))
+            print(f"deployed: {deployment.endpoint} ({deployment.status.value}); billed while it"
+                  f" exists: finetune undeploy {deployment.id}")
+            write_env_var(".env", "FIREWORKS_MODEL_ID", deployment.endpoint)
+            return
 
     write_env_var(".env", "FIREWORKS_MODEL_ID", model.id)
     print("wrote FIREWORKS_MODEL_ID to .env")

@@ -262,10 +262,12 @@ def test_model_needs_a_deployment_and_deploy_makes_it_servable(provider, mock, t
     assert model.id == "accounts/mock-account/models/health-chat"
     assert model.needs_deployment and not model.ready_for_inference
     assert "deploy" in model.how_to_serve
-    served = provider.deploy(model)
-    assert served.ready_for_inference and served.id.startswith(
-        model.id + "#accounts/mock-account/deployments/"
-    )
+    from finetune_sdk.deployments import DeploymentSpec
+
+    served = provider.deploy(model, DeploymentSpec(name="d1"))  # the create, once
+    assert served.endpoint == model.id + "#accounts/mock-account/deployments/d1"
+    reads = [provider.get_deployment(served.id).status.value for _ in range(2)]
+    assert reads == ["creating", "ready"]  # one read each: the lifecycle does the waiting
 
 
 def test_events_and_metrics_are_unsupported(provider):

@@ -149,9 +149,10 @@ class ReadyState(_Polling[Deployment]):
 
 def ready_state(provider: Provider, *, timeout: float | None, poll_interval: float | None,
                 on_update: Callable[[Deployment], None] | None = None) -> ReadyState:
-    """The polling rules for one wait; None picks the provider's pace and half an hour."""
+    """The polling rules for one wait; None picks the provider's pace (its
+    ``deployment_poll_interval``, else its job poll interval) and half an hour."""
     interval = poll_interval if poll_interval is not None else getattr(
-        provider, "deployment_poll_interval", 10.0)
+        provider, "deployment_poll_interval", None) or provider.poll_interval()
     return ReadyState(interval=interval, timeout=DEFAULT_READY_TIMEOUT if timeout is None
                       else timeout, max_interval=max(30.0, interval), on_update=on_update)
 

@@ -7,10 +7,11 @@ output model, and the error says so). The job create is still sent once per call
 ``lifecycle.create_job`` owns its retries (resending is safe here, ``client_chosen_ids``), so a
 vendor answering 503 sees at most ``RetryPolicy.max_attempts`` POSTs, not attempts squared.
 Every other call retries through ``self.retry``; a 409 is never retried. Nothing here sleeps:
-``get_dataset`` and ``get_deployment`` read once and the lifecycle polls them. Large files go
-through a signed URL: the PUT carries no Fireworks credentials. A finished job is a LoRA addon
-that needs a deployment to serve. Base models go out as ``accounts/.../models/...``: preflight
-resolves short and Hugging Face names through the catalog, or refuses them before any upload.
+``get_dataset`` reads once and the lifecycle polls it (deployments: ``deployments.py``). Large
+files go through a signed URL: the PUT carries no Fireworks credentials. A finished job is a
+LoRA addon that needs a deployment to serve. Base models go out as ``accounts/.../models/...``:
+preflight resolves short and Hugging Face names through the catalog, or refuses them before any
+upload.
 """
 
 from __future__ import annotations
@@ -388,21 +389,8 @@ class FireworksProvider(Provider):
             base_url=f"{self.base_url}/inference/v1",
             how_to_serve=(
                 "Fine-tuned LoRAs serve only on a dedicated deployment (billed per GPU hour):"
-                f" provider.deploy({job.output_model!r}) or `firectl create deployment"
-                f" {job.output_model}`; then call model '<model>#<deployment>'."
+                f" client.models.deploy(model) or `finetune deploy {job.output_model}`; then"
+                " chat with the deployment (model '<model>#<deployment>')."
             ),
             provider_details=model,
         )
-
-    def deploy(self, model: ModelRef | str, *, wait: bool = True) -> ModelRef:
-        """Create an on-demand (live-merge) deployment for a fine-tuned model (see
-        ``deployments.deploy``: billed per GPU hour until deleted)."""
-        from . import deployments
-
-        return deployments.deploy(self, model, wait=wait)
-
-    def get_deployment(self, ref: ModelRef) -> ModelRef:
-        """A ModelRef from ``deploy`` as Fireworks reports it now: one read, no waiting."""
-        from . import deployments
-
-        return deployments.get_deployment(self, ref)

@@ -7,8 +7,10 @@ Routes: datasets create (client-chosen ``datasetId``, 409 ALREADY_EXISTS on a re
 ``supervisedFineTuningJobs`` create (``?supervisedFineTuningJobId=``, 409 on a repeat; 409 too,
 or 400 with ``output_model_conflict_status``, when its ``outputModel`` is another job's), get, list
 (``pageSize`` / ``pageToken``), ``:cancel`` (CANCELLING, then CANCELLED on the next read),
-``:resume``, DELETE; ``models`` get; ``deployments`` create/get. Errors are gRPC-gateway style
-``{"code", "message", "details"}``. Requests to the account API without ``Bearer`` get 401.
+``:resume``, DELETE; ``models`` get; ``deployments`` create (``?deploymentId=``, 409 on a repeat),
+get (CREATING once, then READY; DELETING once, then 404), list, DELETE; and the inference route
+``/inference/v1/chat/completions`` for ``model#deployment`` while READY. Errors are gRPC-gateway
+style ``{"code", "message", "details"}``. Requests to the account API without ``Bearer`` get 401.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import httpx2
 
 from ...types import JobStatus
+from ._fireworks_deployments import DeploymentRoutes
 from ._openai_files import parse_multipart
 from .base import MockServer, route
 
@@ -62,7 +65,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class FireworksMockServer(MockServer):
+class FireworksMockServer(DeploymentRoutes, MockServer):
     """Fireworks datasets, SFT jobs, models and deployments with the real state strings."""
 
     base_url = "https://fireworks.mock.invalid"
@@ -327,29 +330,6 @@ class FireworksMockServer(MockServer):
         if model is None:
             return self._error(404, f"model {model_id} not found")
         return self.json(200, model)
-
-    @route("POST", _ACCT + r"/deployments")
-    def create_deployment(self, request: httpx2.Request, account: str) -> httpx2.Response:
-        base = self.body(request).get("baseModel")
-        if base not in self.models:
-            return self._error(400, f"baseModel {base} not found")
-        self._seq += 1
-        name = f"accounts/{account}/deployments/dep-{self._seq:06d}"
-        self.deployments[name] = {
-            "name": name,
-            "baseModel": base,
-            "state": "CREATING",
-            "createTime": _now(),
-        }
-        return self.json(200, self.deployments[name])
-
-    @route("GET", _ACCT + r"/deployments/(?P<dep>[^/]+)")
-    def get_deployment(self, request: httpx2.Request, account: str, dep: str) -> httpx2.Response:
-        deployment = self.deployments.get(f"accounts/{account}/deployments/{dep}")
-        if deployment is None:
-            return self._error(404, f"deployment {dep} not found")
-        deployment["state"] = "READY"
-        return self.json(200, deployment)
 
     # -- neutral hooks --------------------------------------------------------------------
     def _find(self, job_id: str) -> dict[str, Any]:
