@@ -63,7 +63,8 @@ def _without_hints(detectors):
 
     from finetune_sdk.data.privacy import RegexDetector
 
-    return [replace(d, hint=None) if isinstance(d, RegexDetector) else d for d in detectors]
+    return [replace(d, hint=None, needs=(), words=frozenset()) if isinstance(d, RegexDetector)
+            else d for d in detectors]
 
 
 # Pieces that make (or nearly make) every PHI type, mixed at random by hypothesis below.
@@ -73,6 +74,19 @@ _PIECES = [text for _, text, _ in CASES] + [
     "D.O.B. 2000-01-02", "birthdate 1 Jan 2000", "Born Sept. 3rd, 1999", "chart # AB-1234",
     "PATIENT ID 99-1234", "WWW.EXAMPLE.ORG/x", "HTTP://a.b/c", "a@b.co", "1600 Pennsylvania Ave",
     "7 Main St.", " ", "-", ".", "/", ":", "\n", "2026", "x1", "é", "MRN", "born", "#",
+    # The kinds added for issue 19, and characters that the prefilters must not get wrong:
+    # non-ASCII digits and spaces (\d and \s match them), and the non-ASCII letters that
+    # re.IGNORECASE matches to ASCII ones (Kelvin sign, long s, dotted and dotless i).
+    "5551234567", "+15551234567", "call 555-1234", "zip 94103", "Austin, TX 78701",
+    "Texas 75001", "60614-2231", "member ID: W123456789", "policy number A1234567",
+    "Medicare 1EG4-TE5-MK73", "on 3/4", "since 10/12", "March 3", "3rd of March",
+    "Friday the 4th", "500 W 5th Ave", "PO Box 12", "fe80::1", "2001:db8::8a2e:370:7334",
+    "::ffff:192.0.2.1", "Dr. Okafor", "my name is Maria Lopez", "Thanks, Maria Lopez",
+    "mychart.example.org/123", "ssn 123 45 6789", "5/325 mg", "1/2 tablet", "v1.2.3.4",
+    "\u0663/\u0664/\u0661\u0669\u0669\u0660",
+    "\uff15\uff15\uff15-\uff11\uff12\uff13-\uff14\uff15\uff16\uff17",
+    "\u00a0", "\u2009", "memÄer", "\u212aaiser ID 12345678", "\u017fsn 123-45-6789",
+    "pat\u0130ent ID 1234", "\u0131nsurance id 12345", "’", "😀",
 ]
 
 
@@ -181,15 +195,21 @@ def test_scrub_cli(tmp_path):
 def test_gate_refuses_sensitive_unscrubbed_hosted_upload(tmp_path):
     data = tmp_path / "patients.jsonl"
     data.write_text(json.dumps({"prompt": "DOB 01/02/1980", "completion": "ok"}) + "\n")
-    with pytest.raises(SensitiveDataError, match="finetune scrub"):
+    with pytest.raises(SensitiveDataError, match="finetune scrub") as err:
         check_upload_allowed(data, provider="openai", hosted=True, sensitive=True,
                              allow_sensitive=False)
-    # Explicit allow, local provider and non-sensitive data pass.
+    # The ways out are ones that exist: the API flag and `finetune train --allow-sensitive`.
+    assert "allow_sensitive=True" in str(err.value)
+    assert "`finetune train --allow-sensitive`" in str(err.value)
+    # Explicit allow and the local provider pass.
     check_upload_allowed(data, provider="openai", hosted=True, sensitive=True,
                          allow_sensitive=True)
     check_upload_allowed(data, provider="local", hosted=False, sensitive=True,
                          allow_sensitive=False)
-    check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+    clean = tmp_path / "clean-unmarked.jsonl"
+    clean.write_text(json.dumps({"prompt": "How long is a cycle?", "completion": "21-35 days"})
+                     + "\n")
+    check_upload_allowed(clean, provider="openai", hosted=True, sensitive=None,
                          allow_sensitive=False)
     # A sidecar mark counts even when the caller passes nothing (or False).
     mark_sensitive(data)
@@ -201,9 +221,101 @@ def test_gate_refuses_sensitive_unscrubbed_hosted_upload(tmp_path):
     scrub_file(data, clean)
     check_upload_allowed(clean, provider="gemini", hosted=True, sensitive=True,
                          allow_sensitive=False)
-    mark_sensitive(data, False)
+    mark_sensitive(data, False)  # the owner's word for this very content: it may go
     check_upload_allowed(data, provider="gemini", hosted=True, sensitive=None,
                          allow_sensitive=False)
+    data.write_text(data.read_text() + json.dumps({"prompt": "a@b.co", "completion": "x"}) + "\n")
+    with pytest.raises(SensitiveDataError, match="EMAIL 1"):  # edited since: scanned again
+        check_upload_allowed(data, provider="gemini", hosted=True, sensitive=None,
+                             allow_sensitive=False)
+
+
+def _incident_file(path):
+    """54 chats like the export of issue 19: PHI in some of them, none marked sensitive."""
+    rows = []
+    for i in range(54):
+        text = "How do I log my cycle?"
+        if i % 3 == 0:
+            text = f"My DOB is 04/{i % 28 + 1:02d}/1987 and my email is pat{i}@example.org"
+        elif i % 5 == 0:
+            text = f"MRN: 00{480000 + i} phone (555) 201-{1000 + i}"
+        rows.append({"messages": [{"role": "user", "content": text},
+                                  {"role": "assistant", "content": "Here is how."}]})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_gate_scans_an_unmarked_file_and_says_what_it_found(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr("finetune_sdk.data._parallel.PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setenv("FINETUNE_SDK_WORKERS", workers)
+    data = _incident_file(tmp_path / "export.jsonl")
+    with pytest.raises(SensitiveDataError) as err:
+        check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+                             allow_sensitive=False)
+    message = str(err.value)
+    assert err.value.file == str(data) and message.startswith(f"{data}: ")
+    assert "in 25 of 54 records" in message
+    assert "DOB 18 (lines 1, 4, 7, ...)" in message and "EMAIL 18 (lines 1, 4, 7, ...)" in message
+    assert "MRN 7 (lines 6, 11, 21, ...)" in message and "PHONE 7 (lines 6, 11, 21, ...)" in message
+    assert f"finetune scrub {data} -o {tmp_path / 'export.scrubbed.jsonl'}" in message
+    assert "allow_sensitive=True" in message and "finetune train --allow-sensitive" in message
+    assert err.value.report.first_lines["DOB"] == [1, 4, 7, 10, 13]
+    # Either way out works: a scrubbed copy, or the caller's explicit decision.
+    clean = tmp_path / "export.scrubbed.jsonl"
+    scrub_file(data, clean)
+    check_upload_allowed(clean, provider="openai", hosted=True, sensitive=None,
+                         allow_sensitive=False)
+    check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+                         allow_sensitive=True)
+
+
+def test_gate_skips_the_scan_when_the_caller_allowed_it(tmp_path, monkeypatch):
+    data = _incident_file(tmp_path / "export.jsonl")
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("scanned")
+
+    monkeypatch.setattr("finetune_sdk.data.privacy.scrub_file", no_scan)
+    check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+                         allow_sensitive=True)
+    check_upload_allowed(data, provider="local", hosted=False, sensitive=None,
+                         allow_sensitive=False)
+
+
+def test_gate_scans_lines_it_cannot_parse_as_text(tmp_path):
+    """The vendor reports bad JSON; the gate must neither crash on it nor let PHI through."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok", "completion": "fine"}\n{"prompt": "mail jo@x.org\n')
+    with pytest.raises(SensitiveDataError, match=r"EMAIL 1 \(line 2\)"):
+        check_upload_allowed(bad, provider="openai", hosted=True, sensitive=None,
+                             allow_sensitive=False)
+    bad.write_text('{"prompt": "ok", "completion": "fine"}\n{"prompt": "no phi\n')
+    assert check_upload_allowed(bad, provider="openai", hosted=True, sensitive=None,
+                                allow_sensitive=False).records == 2
+
+
+def test_a_file_derived_from_a_reviewed_one_stays_reviewed(tmp_path):
+    from finetune_sdk.data.split import split_file
+
+    data = _incident_file(tmp_path / "synthetic.jsonl")
+    mark_sensitive(data, False)
+    train, val = tmp_path / "t.jsonl", tmp_path / "v.jsonl"
+    split_file(data, train, val, val=0.2, seed=0)
+    for part in (train, val):
+        assert read_marker(part)["sensitive"] is False
+        check_upload_allowed(part, provider="openai", hosted=True, sensitive=None,
+                             allow_sensitive=False)
+
+
+def test_scrub_report_lists_the_first_lines_of_each_type(tmp_path):
+    data = _incident_file(tmp_path / "export.jsonl")
+    report = scrub_file(data, None)
+    assert report.to_dict()["first_lines"] == {"DOB": [1, 4, 7, 10, 13],
+                                               "EMAIL": [1, 4, 7, 10, 13],
+                                               "MRN": [6, 11, 21, 26, 36],
+                                               "PHONE": [6, 11, 21, 26, 36]}
+    assert report.counts == {"DOB": 18, "EMAIL": 18, "MRN": 7, "PHONE": 7}
 
 
 def test_client_upload_refused_for_sensitive_data(tmp_path):

@@ -116,3 +116,30 @@ def test_convert_into_a_temporary_file_can_skip_the_mark(data, tmp_path):
     tmp = tmp_path / ".incoming.jsonl"
     convert_file(data, tmp, to="local", carry_mark=False)
     assert read_marker(tmp) == {} and not list(tmp_path.glob(".incoming*.finetune.json"))
+
+
+def test_unmarked_file_with_phi_is_refused_before_any_request(client, mock, data):
+    """Issue 19: an export with dates of birth went out because nobody marked it sensitive."""
+    with pytest.raises(SensitiveDataError, match=r"DOB 12 \(lines 1, 2, 3, \.\.\.\)") as err:
+        client.datasets.upload(data)
+    assert err.value.file == str(data) and "finetune scrub" in str(err.value)
+    with pytest.raises(SensitiveDataError):
+        client.datasets.upload(data, sensitive=False)  # not a way out: the scan still runs
+    with pytest.raises(SensitiveDataError):
+        client.jobs.create(base_model="gpt-4o-mini-2024-07-18", training_file=data)
+    assert mock.requests == [] and mock.files == {} and mock.jobs == {}
+    assert client.datasets.upload(data, allow_sensitive=True).id in mock.files
+
+
+def test_job_spec_allow_sensitive_lets_an_unmarked_phi_file_go(client, mock, data):
+    job = client.jobs.create(base_model="gpt-4o-mini-2024-07-18", training_file=data,
+                             allow_sensitive=True)
+    assert job.id in mock.jobs and len(mock.files) == 1
+
+
+def test_unmarked_clean_file_uploads(client, mock, tmp_path):
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(json.dumps({"messages": [
+        {"role": "user", "content": f"How long is a cycle? ({i})"},
+        {"role": "assistant", "content": "Usually 21-35 days."}]}) + "\n" for i in range(12)))
+    assert client.datasets.upload(clean).id in mock.files

@@ -23,19 +23,20 @@ if TYPE_CHECKING:
 
 __all__ = ["scrub_parallel"]
 
-_job: tuple[str, Sequence[Detector], str | None] | None = None
+_job: tuple[str, Sequence[Detector], str | None, bool] | None = None
 
 
 def _scrub_range(item: tuple[int, tuple[int, int]]) -> dict[str, Any]:
     from .privacy import BadLine, ScrubReport, scrub_lines
 
     assert _job is not None
-    src, detectors, prefix = _job
+    src, detectors, prefix, lenient = _job
     index, (start, end) = item
     report = ScrubReport(src, None)
     part = None if prefix is None else f"{prefix}.part{index}"
     try:
-        lines = scrub_lines(src, detectors, report, start, end)
+        lines = scrub_lines(src, detectors, report, start, end, write=part is not None,
+                            lenient=lenient)
         if part is None:
             for _ in lines:
                 pass
@@ -47,8 +48,9 @@ def _scrub_range(item: tuple[int, tuple[int, int]]) -> dict[str, Any]:
 
 
 def scrub_parallel(src: str | Path, dst: str | Path | None, detectors: Sequence[Detector],
-                   report: ScrubReport, workers: int) -> None:
-    """Scrub ``src`` into ``dst`` (None: count only) with ``workers`` processes into ``report``.
+                   report: ScrubReport, workers: int, *, lenient: bool = False) -> None:
+    """Scrub ``src`` into ``dst`` (None: count only) with ``workers`` processes into ``report``
+    (``lenient``: count-only, scan bad lines as text; see ``privacy.scrub_lines``).
 
     Raises ``privacy.BadLine`` (numbered in the whole file) for the earliest unreadable line.
     """
@@ -60,7 +62,7 @@ def scrub_parallel(src: str | Path, dst: str | Path | None, detectors: Sequence[
     if dst is not None:
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         prefix = str(Path(dst).with_name(f".{Path(dst).name}.{os.getpid()}"))
-    _job = (str(src), detectors, prefix)
+    _job = (str(src), detectors, prefix, lenient)
     try:
         with multiprocessing.get_context("fork").Pool(len(spans)) as pool:
             results = pool.map(_scrub_range, list(enumerate(spans)), chunksize=1)
@@ -70,11 +72,7 @@ def scrub_parallel(src: str | Path, dst: str | Path | None, detectors: Sequence[
                 line, message = result["bad"]
                 raise BadLine(offset + line, message)
             part: ScrubReport = result["report"]
-            report.records += part.records
-            report.counts.update(part.counts)
-            report.lines_affected_total += part.lines_affected_total
-            room = report.MAX_LINES_LISTED - len(report.lines_affected)
-            report.lines_affected.extend(offset + n for n in part.lines_affected[:room])
+            report.merge(part, offset)
             offset += part.physical_lines
         report.physical_lines = offset
         if dst is not None:

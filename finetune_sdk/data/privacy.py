@@ -1,41 +1,53 @@
-"""Find and scrub PHI/PII before data leaves the machine; gate hosted uploads of sensitive data.
+"""Find and scrub PHI/PII before data leaves the machine; gate every hosted upload.
 
-Detectors (pluggable, see :class:`Detector`) find emails, phone numbers, SSN-like ids, medical
-record numbers, dates of birth and other full dates, street addresses, URLs, IP addresses and
-names from a caller-supplied list; :func:`scrub_file` replaces each with a typed placeholder
-(``[EMAIL]``, ``[PHONE]``, ``[SSN]``, ``[MRN]``, ``[DOB]``, ``[DATE]``, ``[ADDRESS]``, ``[URL]``,
-``[IP]``, ``[NAME]``) in every string value of every record and reports counts per type and the
-lines affected. Presidio joins in with ``PresidioDetector`` when ``presidio-analyzer`` is installed.
+The detectors live in ``phi_detectors`` (re-exported here): emails, phones, SSNs, MRNs, insurance
+member ids, dates of birth, full and partial dates, street addresses, ZIP codes, URLs, IPs and
+names (in context or from a caller-supplied list). :func:`scrub_file` replaces each with a typed
+placeholder (``[EMAIL]``, ``[PHONE]``, ...) in every string value of every record and reports
+counts per type, the lines affected and the first lines of each type; with ``dst=None``
+(``finetune scrub --check``) it only counts, without building the scrubbed copy.
 
 How a dataset is *sensitive* and *scrubbed*: a sidecar file ``<dataset>.finetune.json`` next to
 the data holds ``{"sensitive": bool, "scrubbed": bool, "sha256": "<hash of the data file>"}``.
 :func:`mark_sensitive` writes it; :func:`scrub_file` writes one for its output with
-``scrubbed: true`` and the output's hash. A scrub marker counts only while the hash still matches
+``scrubbed: true`` and the output's hash. A marker counts only while the hash still matches
 (edit the file after scrubbing and it is unscrubbed again). Files derived from a marked one
 (``convert``, ``split``, ``--fix``) inherit its mark through :func:`carry_marker`, so converting
 a sensitive file to a vendor's format does not launder it. :func:`check_upload_allowed` is the gate
-``Client.datasets.upload`` calls before every upload:
+``Client.datasets.upload`` calls before every upload. Private by default:
 
 - non-hosted providers (``local``) are always allowed: nothing leaves the machine;
-- the file is sensitive if the caller says ``sensitive=True`` or its sidecar says so (an explicit
-  ``sensitive=False`` does not clear a sidecar mark; ``mark_sensitive(path, False)`` does);
-- a sensitive file goes to a hosted provider only if it was scrubbed, or with
-  ``allow_sensitive=True`` (the caller's explicit, logged decision).
+- ``allow_sensitive=True`` (``JobSpec.allow_sensitive``, ``finetune train --allow-sensitive``)
+  is the caller's explicit decision and always passes; so does a matching scrub marker;
+- a file marked sensitive (``sensitive=True`` or its sidecar) is refused;
+- any other file is scanned (streamed, one process per core from 32 MB) and refused when the
+  detectors find anything, unless its owner declared this very content not sensitive
+  (``mark_sensitive(path, False)``, ``finetune mark-sensitive --unmark``: for synthetic data
+  that only looks like PHI). An explicit ``sensitive=False`` does not skip the scan.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..errors import DatasetError, SensitiveDataError
 from ._guards import TOO_DEEP, LineProblem, loads
 from ._lines import file_sha256, iter_lines, write_atomic_lines
+from .phi_detectors import (
+    Detector,
+    NameListDetector,
+    Prefilter,
+    PresidioDetector,
+    RegexDetector,
+    default_detectors,
+    find_pii,
+    scrub_text,
+)
 
 __all__ = [
     "Detector", "NameListDetector", "PresidioDetector", "RegexDetector", "ScrubReport",
@@ -43,179 +55,35 @@ __all__ = [
     "mark_sensitive", "read_marker", "scrub_file", "scrub_text", "sidecar_path",
 ]
 
-Span = tuple[int, int, str]
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
-_DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{4}}-\d{{2}}-\d{{2}}"
-         rf"|{_MONTH}\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|\d{{1,2}} {_MONTH}\.?,? \d{{4}})")
-_STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way"
-           r"|place|pl|terrace|circle|cir|highway|hwy)")
-
-
-class Detector(Protocol):
-    """Anything with ``find(text) -> iterable of (start, end, TYPE)``."""
-
-    def find(self, text: str) -> Iterable[Span]: ...
-
-
-@dataclass
-class RegexDetector:
-    r"""One PHI type by regular expression; ``group`` picks the part to replace.
-
-    ``hint`` is an optional cheap pattern that every match of ``pattern`` contains (a necessary
-    condition): text without it is skipped. Python's ``re`` scans a pattern that starts with
-    ``\b`` or a case-insensitive alternation position by position; a hint that starts with a
-    literal or ``\d`` is found with a fast character scan, and most chat text has no PHI.
-    """
-
-    type: str
-    pattern: re.Pattern[str]
-    group: int = 0
-    hint: re.Pattern[str] | None = None
-
-    def may_match(self, text: str) -> bool:
-        """False only when ``pattern`` surely finds nothing in ``text``."""
-        return self.hint is None or self.hint.search(text) is not None
-
-    def find(self, text: str) -> Iterator[Span]:
-        if not self.may_match(text):
-            return
-        for match in self.pattern.finditer(text):
-            yield match.start(self.group), match.end(self.group), self.type
-
-
-class NameListDetector:
-    """Names the caller knows (patients, staff), matched as whole words, case-insensitive."""
-
-    def __init__(self, names: Iterable[str]) -> None:
-        words = sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True)
-        self.pattern = (re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.I)
-                        if words else None)
-
-    def find(self, text: str) -> Iterator[Span]:
-        if self.pattern is not None:
-            for match in self.pattern.finditer(text):
-                yield match.start(), match.end(), "NAME"
-
-
-class PresidioDetector:
-    """Microsoft Presidio's analyzer (optional; ``pip install presidio-analyzer``)."""
-
-    TYPES = {"EMAIL_ADDRESS": "EMAIL", "PHONE_NUMBER": "PHONE", "US_SSN": "SSN", "PERSON": "NAME",
-             "URL": "URL", "IP_ADDRESS": "IP", "DATE_TIME": "DATE", "LOCATION": "ADDRESS",
-             "MEDICAL_LICENSE": "MRN"}
-
-    def __init__(self, language: str = "en") -> None:
-        try:
-            from presidio_analyzer import AnalyzerEngine  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise ImportError("PresidioDetector needs: pip install presidio-analyzer") from exc
-        self._engine, self.language = AnalyzerEngine(), language
-
-    def find(self, text: str) -> Iterator[Span]:
-        for result in self._engine.analyze(text=text, language=self.language):
-            yield result.start, result.end, self.TYPES.get(result.entity_type, result.entity_type)
-
-
-def default_detectors(names: Iterable[str] = ()) -> list[Detector]:
-    """The built-in regex detectors plus a name list."""
-    flags = re.I
-    # Each hint matches a piece every match must contain (see RegexDetector), written to start
-    # with a character class so re can skip ahead fast; tests/test_data_privacy.py checks that
-    # hints never change what is found.
-    detectors: list[Detector] = [
-        RegexDetector("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)]",
-                                        flags), hint=re.compile(r"[:Ww](?://|(?i:ww\.))")),
-        RegexDetector("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
-                      hint=re.compile("@")),
-        RegexDetector("IP", re.compile(
-            r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"
-            r"|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", flags),
-            hint=re.compile(r"[0-9a-fA-F][.:][0-9a-fA-F]")),
-        RegexDetector("MRN", re.compile(
-            r"\b(?:MRN|medical record(?:\s+(?:number|no\.?|#))?|patient\s+(?:id|number)|chart"
-            r"\s+(?:no\.?|number|#))[\s:#.-]*([A-Z]{0,3}-?\d[\dA-Z-]{3,})", flags), 1,
-            hint=re.compile(r"[MmPpCc](?i:rn|edical|atient|hart)")),
-        RegexDetector("DOB", re.compile(
-            rf"\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born(?: on)?|birthday)"
-            rf"(?:\s+(?:is|was|=))?[\s:,-]*({_DATE})", flags), 1,
-            hint=re.compile(r"[DdBb](?i:ob|\.o\.b|irth|orn)")),
-        RegexDetector("SSN", re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"),
-                      hint=re.compile(r"\d-\d\d-\d")),
-        RegexDetector("PHONE", re.compile(
-            r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
-            r"|(?<![\w-])\+\d{1,3}(?:[\s.-]\d{2,5}){2,4}(?![\w-])"),
-            hint=re.compile(r"[\d+](?:(?<=\d)[\s.-]\d{4}|(?<=\+)\d)")),
-        RegexDetector("ADDRESS", re.compile(
-            rf"\b\d{{1,6}}\s+(?:[A-Za-z][A-Za-z'-]*\s+){{1,4}}{_STREET}\b\.?"
-            r"(?:,?\s+(?:apt|apartment|suite|unit|#)\.?\s*\w+)?", flags),
-            hint=re.compile(r"\d\s")),
-        RegexDetector("DATE", re.compile(rf"\b{_DATE}\b", flags),
-                      hint=re.compile(r"\d(?:\d{3}|[/.-]\d)")),
-    ]
-    detectors.append(NameListDetector(names))
-    return detectors
-
-
-def find_pii(text: str, detectors: Sequence[Detector]) -> list[Span]:
-    """Non-overlapping spans; earlier detectors and longer matches win."""
-    found: list[tuple[int, int, int, str]] = []
-    for rank, detector in enumerate(detectors):
-        for start, end, kind in detector.find(text):
-            if end > start:
-                found.append((start, -(end - start), rank, kind))
-    spans: list[Span] = []
-    taken_until = -1
-    for start, neg_len, _rank, kind in sorted(found):
-        if start >= taken_until:
-            spans.append((start, start - neg_len, kind))
-            taken_until = start - neg_len
-    return spans
-
-
-def scrub_text(text: str, detectors: Sequence[Detector], counts: Counter[str] | None = None) -> str:
-    """``text`` with every detected span replaced by ``[TYPE]``."""
-    spans = find_pii(text, detectors)
-    if not spans:
-        return text
-    out, last = [], 0
-    for start, end, kind in spans:
-        out.append(text[last:start])
-        out.append(f"[{kind}]")
-        last = end
-        if counts is not None:
-            counts[kind] += 1
-    out.append(text[last:])
-    return "".join(out)
-
-
 _SKIP_KEYS = {"role", "id", "conversation_id", "type", "tool_call_id"}
 
 
-def _strings(value: Any) -> Iterator[str]:
-    """Every string ``_scrub_value`` would scrub, in the same walk."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in _SKIP_KEYS:
-                yield from _strings(item)
+def _strings(value: Any) -> list[str]:
+    """Every string ``_scrub_value`` would scrub, in the same order (a loop with a stack, not
+    recursion: this runs for every record, and deep nesting cannot overflow it)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            stack.extend(reversed([v for k, v in item.items() if k not in _SKIP_KEYS]))
+    return out
 
 
-def _detectors_for(record: Any, detectors: Sequence[Detector]) -> list[Detector]:
-    """The detectors that may match somewhere in the record: one hint search per detector
-    over all its strings joined with NUL (a hint matching across two strings would only cost
-    a wasted search) instead of one per string."""
-    joined = "\x00".join(_strings(record))
-    return [d for d in detectors if not isinstance(d, RegexDetector) or d.may_match(joined)]
+def _count_value(strings: list[str], detectors: Sequence[Detector], counts: Counter[str]) -> None:
+    """What ``_scrub_value`` would replace, counted without building the scrubbed copy."""
+    for text in strings:
+        for _start, _end, kind in find_pii(text, detectors, checked=True):
+            counts[kind] += 1
 
 
 def _scrub_value(value: Any, detectors: Sequence[Detector], counts: Counter[str]) -> Any:
     if isinstance(value, str):
-        return scrub_text(value, detectors, counts)
+        return scrub_text(value, detectors, counts, checked=True)
     if isinstance(value, list):
         return [_scrub_value(v, detectors, counts) for v in value]
     if isinstance(value, dict):
@@ -234,9 +102,36 @@ class ScrubReport:
     counts: Counter[str] = field(default_factory=Counter)
     lines_affected: list[int] = field(default_factory=list)
     lines_affected_total: int = 0
+    first_lines: dict[str, list[int]] = field(default_factory=dict)
+    """Per type, the first lines it was found on (at most ``MAX_FIRST_LINES``)."""
     physical_lines: int = field(default=0, repr=False)
     """Lines read, blank ones included (to number the lines of the next parallel range)."""
     MAX_LINES_LISTED = 10_000
+    MAX_FIRST_LINES = 5
+
+    def add(self, line: int, counts: Counter[str]) -> None:
+        """Record what one line held (nothing when ``counts`` is empty)."""
+        if not counts:
+            return
+        self.counts.update(counts)
+        self.lines_affected_total += 1
+        if len(self.lines_affected) < self.MAX_LINES_LISTED:
+            self.lines_affected.append(line)
+        for kind in counts:
+            lines = self.first_lines.setdefault(kind, [])
+            if len(lines) < self.MAX_FIRST_LINES:
+                lines.append(line)
+
+    def merge(self, part: ScrubReport, offset: int) -> None:
+        """Add the report of the next byte range, whose line 1 is line ``offset + 1``."""
+        self.records += part.records
+        self.counts.update(part.counts)
+        self.lines_affected_total += part.lines_affected_total
+        room = self.MAX_LINES_LISTED - len(self.lines_affected)
+        self.lines_affected.extend(offset + n for n in part.lines_affected[:room])
+        for kind, lines in part.first_lines.items():
+            mine = self.first_lines.setdefault(kind, [])
+            mine.extend(offset + n for n in lines[:self.MAX_FIRST_LINES - len(mine)])
 
     @property
     def total(self) -> int:
@@ -246,7 +141,8 @@ class ScrubReport:
         return {"source": self.source, "destination": self.destination, "records": self.records,
                 "counts": dict(sorted(self.counts.items())), "total": self.total,
                 "lines_affected": self.lines_affected,
-                "lines_affected_total": self.lines_affected_total}
+                "lines_affected_total": self.lines_affected_total,
+                "first_lines": dict(sorted(self.first_lines.items()))}
 
 
 class BadLine(Exception):
@@ -258,43 +154,64 @@ class BadLine(Exception):
 
 
 def scrub_lines(src: str | Path, detectors: Sequence[Detector], report: ScrubReport,
-                start: int = 0, end: int | None = None) -> Iterator[str]:
+                start: int = 0, end: int | None = None, *, write: bool = True,
+                lenient: bool = False) -> Iterator[str]:
     """The scrubbed JSON text of each record in a byte range of ``src``; updates ``report``
-    (line numbers count from the range's start). Raises BadLine at the first unreadable line."""
+    (line numbers count from the range's start). Raises BadLine at the first unreadable line.
+
+    ``write=False`` only counts (``scrub --check``, the upload gate) and yields nothing.
+    ``lenient`` (the gate, which must not fail where the vendor would report the line) scans an
+    unparseable line as plain text instead of raising, and skips one over the line limit.
+    """
+    prefilter = Prefilter(detectors)
     for raw in iter_lines(src, start=start, end=end):
         report.physical_lines = raw.number
         if raw.data is None:
+            if lenient:
+                continue
             raise BadLine(raw.number, f"line is {raw.size:,} bytes, over the line limit")
         if not raw.data.strip():
             continue
+        counts: Counter[str] = Counter()
         try:
             record = loads(raw.data.decode("utf-8"))
         except LineProblem as problem:  # nesting too deep, a lone surrogate
-            raise BadLine(raw.number, f"{problem.message} [{problem.code}]"
-                          + (f" (field {problem.field})" if problem.field else "")) from None
+            if not lenient:
+                raise BadLine(raw.number, f"{problem.message} [{problem.code}]"
+                              + (f" (field {problem.field})" if problem.field else "")) from None
+            record = raw.data.decode("utf-8", "replace")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise BadLine(raw.number, f"not valid UTF-8 JSON ({exc}); run finetune validate"
-                          ) from None
-        counts: Counter[str] = Counter()
+            if not lenient:
+                raise BadLine(raw.number, f"not valid UTF-8 JSON ({exc}); run finetune validate"
+                              ) from None
+            record = raw.data.decode("utf-8", "replace")
         try:
-            record = _scrub_value(record, _detectors_for(record, detectors), counts)
-            text = json.dumps(record, ensure_ascii=False)
+            # The detectors that may match anywhere in the record, decided once over all its
+            # strings joined with NUL (a word found across two strings only costs a search).
+            strings = _strings(record)
+            candidates = prefilter.candidates("\x00".join(strings))
+            if write:
+                if candidates:
+                    record = _scrub_value(record, candidates, counts)
+                text = json.dumps(record, ensure_ascii=False)
+            elif candidates:
+                _count_value(strings, candidates, counts)
         except RecursionError:  # nested just under the parser's limit: the walk overflows
-            raise BadLine(raw.number, f"{TOO_DEEP} [too_deep]") from None
+            if not lenient:
+                raise BadLine(raw.number, f"{TOO_DEEP} [too_deep]") from None
         report.records += 1
-        if counts:
-            report.counts.update(counts)
-            report.lines_affected_total += 1
-            if len(report.lines_affected) < report.MAX_LINES_LISTED:
-                report.lines_affected.append(raw.number)
-        yield text
+        report.add(raw.number, counts)
+        if write:
+            yield text
 
 
 def scrub_file(src: str | Path, dst: str | Path | None, *, names: Iterable[str] = (),
-               detectors: Sequence[Detector] | None = None) -> ScrubReport:
+               detectors: Sequence[Detector] | None = None, lenient: bool = False
+               ) -> ScrubReport:
     """Scrub every string value of every JSONL record; write ``dst`` (atomic) with a scrubbed
     marker. ``dst=None`` only scans and reports. Bad lines raise DatasetError (nothing dropped,
-    nothing written). Files of 32 MB and more are scrubbed by one forked process per core."""
+    nothing written; with ``lenient``, scan-only, they are scanned as text). Files of 32 MB and
+    more are scrubbed by one forked process per core."""
     from ._parallel import worker_count
 
     detectors = list(detectors) if detectors is not None else default_detectors(names)
@@ -304,9 +221,9 @@ def scrub_file(src: str | Path, dst: str | Path | None, *, names: Iterable[str] 
         if workers > 1:
             from ._parallel_scrub import scrub_parallel
 
-            scrub_parallel(src, dst, detectors, report, workers)
+            scrub_parallel(src, dst, detectors, report, workers, lenient=lenient and dst is None)
         elif dst is None:
-            for _ in scrub_lines(src, detectors, report):
+            for _ in scrub_lines(src, detectors, report, write=False, lenient=lenient):
                 pass
         else:
             write_atomic_lines(dst, scrub_lines(src, detectors, report))
@@ -349,11 +266,16 @@ def carry_marker(src: str | Path, dst: str | Path) -> None:
     """Give ``dst`` (just written from ``src`` by convert/split/fix) the sensitivity of ``src``.
 
     Those steps add no text, so a scrubbed source gives a scrubbed output (with the output's
-    own hash); a sensitive unscrubbed source gives a sensitive unscrubbed output. An unmarked
-    source leaves ``dst`` as it is: any older sidecar of ``dst`` keeps refusing if it said
-    sensitive (its hash no longer matches, so it can never count as scrubbed).
+    own hash); a sensitive unscrubbed source gives a sensitive unscrubbed output; a source its
+    owner declared not sensitive (unchanged since) gives an output declared the same, so a split
+    of reviewed synthetic data uploads without a second review. An unmarked source leaves
+    ``dst`` as it is: any older sidecar of ``dst`` keeps refusing if it said sensitive (its hash
+    no longer matches, so it can never count as scrubbed).
     """
     marker = read_marker(src)
+    if marker and _reviewed(Path(src), marker):
+        _write_marker(Path(dst), {"sensitive": False, "scrubbed": False,
+                                  "sha256": file_sha256(dst), "derived_from": str(src)})
     if not marker.get("sensitive"):
         return
     _write_marker(Path(dst), {"sensitive": True, "scrubbed": is_scrubbed(src),
@@ -366,18 +288,59 @@ def is_scrubbed(path: str | Path) -> bool:
     return bool(marker.get("scrubbed")) and marker.get("sha256") == file_sha256(path)
 
 
+def _reviewed(path: Path, marker: dict[str, Any]) -> bool:
+    """True when the owner declared this very content not sensitive (``mark_sensitive(path,
+    False)`` / ``finetune mark-sensitive --unmark``) and the file is unchanged since."""
+    return marker.get("sensitive") is False and marker.get("sha256") == file_sha256(path)
+
+
+def _ways_out(path: Path) -> str:
+    scrubbed = path.with_name(f"{path.stem}.scrubbed{path.suffix or '.jsonl'}")
+    return (f"Either scrub it (`finetune scrub {path} -o {scrubbed}`) and upload the scrubbed"
+            " copy, or, if this data may leave the machine, say so: allow_sensitive=True"
+            " (client.datasets.upload, JobSpec.allow_sensitive) or `finetune train"
+            " --allow-sensitive`")
+
+
+def _found(report: ScrubReport) -> str:
+    kinds = sorted(report.counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{kind} {n} (line{'s' if len(report.first_lines[kind]) > 1 else ''}"
+                     f" {', '.join(map(str, report.first_lines[kind][:3]))}"
+                     f"{', ...' if n > 3 else ''})" for kind, n in kinds)
+
+
 def check_upload_allowed(path: Path, *, provider: str, hosted: bool, sensitive: bool | None,
-                         allow_sensitive: bool) -> None:
-    """Raise SensitiveDataError if a sensitive, unscrubbed dataset would leave the machine."""
-    if not hosted or provider == "local":
-        return
+                         allow_sensitive: bool) -> ScrubReport | None:
+    """Raise SensitiveDataError before sensitive data would leave the machine unscrubbed.
+
+    Hosted providers only. Passes with ``allow_sensitive`` (the caller's decision) or a scrub
+    marker that matches the file. Otherwise a file marked sensitive (``sensitive=True`` or its
+    sidecar) is refused; one not marked is scanned with the same detectors as ``finetune scrub
+    --check`` and refused when they find anything, unless its owner unmarked this very content
+    (``mark_sensitive(path, False)``). Returns the scan's report when it ran (nothing found).
+    The error names the file, the count and first lines of each type, and the ways out.
+    """
+    if not hosted or provider == "local" or allow_sensitive:
+        return None
+    path = Path(path)
     marker = read_marker(path)
-    if not (sensitive or marker.get("sensitive")):
-        return
-    if allow_sensitive or is_scrubbed(path):
-        return
-    raise SensitiveDataError(
-        f"dataset is marked sensitive and was not scrubbed; refusing to upload it to {provider}."
-        f" Run `finetune scrub {path} -o SCRUBBED.jsonl` and upload that, or pass"
-        " allow_sensitive=True (--allow-sensitive) if this data may leave the machine",
-        file=str(path))
+    if marker and is_scrubbed(path):
+        return None
+    if sensitive or marker.get("sensitive"):
+        raise SensitiveDataError(
+            f"marked sensitive and not scrubbed; refusing to upload it to {provider}."
+            f" {_ways_out(path)}.", file=str(path))
+    if marker and _reviewed(path, marker):
+        return None
+    report = scrub_file(path, None, lenient=True)
+    if not report.total:
+        return report
+    noun = "record" if report.records == 1 else "records"
+    error = SensitiveDataError(
+        f"looks like it holds PHI/PII, found by the same detectors as `finetune scrub --check`"
+        f" in {report.lines_affected_total} of {report.records} {noun}: {_found(report)};"
+        f" it is not marked scrubbed, so it is not uploaded to {provider}. {_ways_out(path)}."
+        " If these are not real identifiers (synthetic data), `finetune mark-sensitive --unmark"
+        " FILE` records that for this version of the file", file=str(path))
+    error.report = report  # type: ignore[attr-defined]
+    raise error
