@@ -43,6 +43,8 @@ _MODULES = {
     "huggingface": ("finetune_sdk.providers.huggingface.inference", "hf"),
     "together": ("finetune_sdk.providers.together.inference", "together"),
     "fake": ("finetune_sdk.providers.fake_inference", None),
+    "bedrock": ("finetune_sdk.providers.bedrock.inference", "aws"),
+    "azure-openai": ("finetune_sdk.providers.openai_compatible.inference", "openai"),
 }
 _EXTRA_FOR_MODULE = {"openai": "openai", "google": "google", "huggingface_hub": "hf",
                      "torch": "local", "transformers": "local", "peft": "local"}
@@ -90,8 +92,14 @@ def guess_provider(model_id: str) -> str | None:
     return None
 
 
-def as_model_ref(model: ModelRef | str, provider: str | None = None) -> ModelRef:
-    """A ModelRef from a ModelRef or a plain id (``provider=`` when the id does not say)."""
+def as_model_ref(model: ModelRef | str | Any, provider: str | None = None) -> ModelRef:
+    """A ModelRef from a ModelRef, a Deployment (its endpoint; the use is noted for the idle
+    warning) or a plain id (``provider=`` when the id does not say)."""
+    if hasattr(model, "model_ref") and hasattr(model, "endpoint"):  # a Deployment
+        from .deployments.api import note_use
+
+        note_use(model)
+        model = model.model_ref()
     if isinstance(model, ModelRef):
         if provider and provider != model.provider:
             raise ConfigurationError(

@@ -151,8 +151,9 @@ class Provider(ABC):
         return self._deployments().delete(self, deployment_id)
 
     def list_deployments(self) -> Iterator[Deployment]:
-        """The deployments the vendor has (of this account), newest first where it says."""
-        return self._deployments().list_all(self)
+        """The deployments the vendor has (of this account); none where nothing is deployed."""
+        backend = _deployment_backend(self)
+        return iter(()) if backend is None else backend.list_all(self)
 
     def find_deployment(self, name: str) -> Deployment | None:
         """The deployment whose vendor-side name is ``name`` (dedupe after a lost answer)."""

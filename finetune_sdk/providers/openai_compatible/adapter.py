@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import SecretStr
 
+from ...config import setting
 from ...types import ProviderOptions
 from ..openai.adapter import OpenAIProvider
 from ..openai.profile import Profile
@@ -69,6 +70,10 @@ class AzureOpenAIProvider(OpenAIProvider):
         *,
         resource: str | None = None,
         base_url: str | None = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        arm_token: str | SecretStr | None = None,
+        management_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Args:
@@ -76,10 +81,21 @@ class AzureOpenAIProvider(OpenAIProvider):
         resource: the ``<resource>`` of ``https://<resource>.openai.azure.com``.
         base_url: the whole v1 root instead (else AZURE_OPENAI_BASE_URL, AZURE_OPENAI_ENDPOINT
             + ``/openai/v1``, AZURE_OPENAI_RESOURCE).
+        subscription_id / resource_group: where the resource lives, for deployments through
+            ARM (AZURE_SUBSCRIPTION_ID / AZURE_RESOURCE_GROUP).
+        arm_token: an Entra ID token for https://management.azure.com (default: azure-identity's
+            DefaultAzureCredential, when installed); the API key does not work there.
+        management_url: the ARM root (default https://management.azure.com; tests, sovereign
+            clouds).
         kwargs: as for OpenAIProvider (http_client, retry, timeout, ...).
         """
         super().__init__(api_key, base_url=azure.base_url_for(base_url, resource), **kwargs)
         self.resource = resource or azure.resource_of(self.base_url)
+        self.subscription_id = setting(subscription_id, "AZURE_SUBSCRIPTION_ID")
+        self.resource_group = setting(resource_group, "AZURE_RESOURCE_GROUP")
+        token = arm_token.get_secret_value() if isinstance(arm_token, SecretStr) else arm_token
+        self._arm_token = SecretStr(token) if token else None
+        self.management_url = (management_url or "https://management.azure.com").rstrip("/")
 
     def option_fields(self, options: Any) -> dict[str, Any]:
         kind = getattr(options, "training_type", None)

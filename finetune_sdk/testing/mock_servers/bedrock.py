@@ -6,7 +6,8 @@ moto 5.2.5 has these operations, but its jobs never leave ``InProgress`` and it 
 duplicate-job tests. Here a repeated token returns the first job, as Bedrock documents; jobs
 move through validation, training and the end states; the create is checked like Bedrock would
 (name patterns, role ARN, uploaded S3 data in the base model's schema, per-model
-hyperparameter names); errors are rest-json (``x-amzn-ErrorType`` + ``{"message"}``).
+hyperparameter names); errors are rest-json (``x-amzn-ErrorType`` + ``{"message"}``). Custom model
+deployments and bedrock-runtime ``converse`` are in ``_bedrock_deployments.py``.
 
 Mount it on boto3 either way:
 - in process: ``BedrockProvider(session=server.session(), endpoint_url=server.base_url)``
@@ -24,6 +25,7 @@ from typing import Any
 import httpx2
 
 from ...types import JobStatus
+from ._bedrock_deployments import DeploymentRoutes
 from .base import MockServer, route
 
 __all__ = ["BedrockMockServer"]
@@ -62,7 +64,7 @@ def _schema_of(line: dict[str, Any]) -> str:
     return "messages"
 
 
-class BedrockMockServer(MockServer):
+class BedrockMockServer(DeploymentRoutes, MockServer):
     """Bedrock customization jobs and custom models, plus the S3 objects uploaded for them."""
 
     base_url = "https://bedrock.mock.invalid"

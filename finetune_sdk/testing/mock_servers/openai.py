@@ -6,7 +6,8 @@ Routes: ``POST /v1/files`` (multipart; the file reads ``uploaded`` once, then ``
 (``POST /v1/uploads``, ``/parts``, ``/complete`` which checks byte count and md5, ``/cancel``),
 ``/v1/fine_tuning/jobs`` create / list (``after`` cursor, ``metadata[k]=v`` filter) / retrieve /
 cancel / pause / resume / events (newest first, paged) / checkpoints, and
-``GET /v1/models/{id}`` with its ``shutdown_date``. Responses follow the
+``GET /v1/models/{id}`` with its ``shutdown_date``, ``POST /v1/chat/completions``
+(``_openai_chat.py``). Responses follow the
 published schemas (``tests/specs/openai-fine-tuning.openapi.json``); the one exception is the
 status of a paused job, ``"paused"``, which the spec's enum lacks although ``/pause`` exists.
 Errors use OpenAI's ``{"error": {"message", "type", "param", "code"}}``. OpenAI-compatible
@@ -25,6 +26,7 @@ from typing import Any
 import httpx2
 
 from ...types import JobStatus
+from ._openai_chat import ChatRoutes
 from ._openai_files import OpenAIFilesMixin, parse_multipart
 from .base import MockServer, route
 
@@ -56,7 +58,7 @@ _ERROR_TYPES = {
 }
 
 
-class OpenAIMockServer(OpenAIFilesMixin, MockServer):
+class OpenAIMockServer(ChatRoutes, OpenAIFilesMixin, MockServer):
     """OpenAI fine-tuning with real status strings, files that process, and chunked uploads."""
 
     base_url = "https://openai.mock.invalid/v1"

@@ -68,7 +68,9 @@ class OpenAICompatibleMockServer(OpenAIMockServer):
             base_url=f"https://{resource}.openai.azure.com/openai/v1", route_prefix="/openai/v1",
             model_ids="azure", max_suffix=18, training_types=AZURE_TRAINING_TYPES,
             uploads_api=False)
-        return cls(**{**preset, **settings})
+        server = cls(**{**preset, **settings})
+        server.requires_deployment = True  # its data plane serves deployments, not model ids
+        return server
 
     @classmethod
     def nebius(cls, **settings: Any) -> OpenAICompatibleMockServer:
