@@ -335,6 +335,31 @@ def test_mark_sensitive_cli(tmp_path):
     assert runner.invoke(app, ["mark-sensitive", str(tmp_path / "none.jsonl")]).exit_code == 2
 
 
+def test_scrub_engine_option(tmp_path):
+    src = tmp_path / "raw.jsonl"
+    src.write_text(json.dumps({"prompt": "call 5551234567", "completion": "ok"}) + "\n")
+    result = runner.invoke(app, ["scrub", str(src), "--check"])
+    assert result.exit_code == 2 and "[PHONE]" in result.output
+    assert runner.invoke(app, ["scrub", str(src), "--check", "--engine", "spacy"]).exit_code == 2
+    try:
+        import presidio_analyzer  # noqa: F401
+    except ImportError:
+        missing = runner.invoke(app, ["scrub", str(src), "--check", "--engine", "presidio"])
+        assert missing.exit_code == 2 and "presidio-analyzer" in missing.output
+        assert "Traceback" not in missing.output
+
+
+def test_unmark_cli_lets_synthetic_look_alikes_upload(tmp_path):
+    data = tmp_path / "synthetic.jsonl"
+    data.write_text(json.dumps({"prompt": "DOB 01/02/1980", "completion": "ok"}) + "\n")
+    with pytest.raises(SensitiveDataError, match="mark-sensitive --unmark"):
+        check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+                             allow_sensitive=False)
+    assert runner.invoke(app, ["mark-sensitive", str(data), "--unmark"]).exit_code == 0
+    check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+                         allow_sensitive=False)
+
+
 def test_scrub_refuses_bad_lines_without_writing(tmp_path):
     src = tmp_path / "bad.jsonl"
     src.write_bytes(b'{"prompt": "a", "completion": "b"}\n{oops\n')

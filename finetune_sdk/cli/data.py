@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ._data_output import print_findings, print_fix, split_warnings, warn
 from .app import EXIT_USAGE, command, console, fail, input_file, output_path, print_json
 
 FileArg = Annotated[Path, typer.Argument(help="JSONL dataset.", show_default=False)]
@@ -27,9 +28,6 @@ TokenizerOpt = Annotated[Path | None, typer.Option(
     "--tokenizer", help="A local tokenizer.json (or folder) for exact token counts.")]
 SeqOpt = Annotated[int | None, typer.Option(
     "--max-seq-length", min=1, help="Token limit per example (overrides the model's).")]
-
-_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
-
 
 def _kv_table(rows: list[tuple[str, Any]]) -> Table:
     table = Table(show_header=False, box=None)
@@ -49,21 +47,6 @@ def _require_examples(file: Path) -> Path:
     fail(f"{file} is empty; expected JSONL, one example per line")
 
 
-def _print_findings(report: Any, limit: int) -> None:
-    table = Table("line", "severity", "code", "field", "message", title=escape(report.file),
-                  title_justify="left")
-    for finding in report.findings[:limit]:
-        where = finding.file if finding.file != report.file else ""
-        line = f"{where}:{finding.line}" if where else str(finding.line or "-")
-        table.add_row(escape(line), f"[{_STYLE[finding.severity]}]{finding.severity}[/]",
-                      finding.code, escape(finding.field or ""), escape(finding.message))
-    if report.findings:
-        console.print(table)
-    hidden = len(report.findings) - limit + report.omitted
-    if hidden > 0:
-        console.print(f"... and {hidden} more (use --json for all listed ones)")
-
-
 @command("validate")
 def validate_command(
     file: FileArg,
@@ -75,14 +58,19 @@ def validate_command(
     tokenizer: TokenizerOpt = None,
     max_seq_length: SeqOpt = None,
     fix: Annotated[bool, typer.Option(
-        "--fix", help="Write a repaired copy (strip whitespace, drop empty turns, BOM, CRLF,"
-        " blank lines), report each change, then validate the copy.")] = False,
+        "--fix", help="Write a repaired copy (strip whitespace, drop empty turns and exact"
+        " duplicate examples, BOM, CRLF, blank lines), report each change, then validate the"
+        " copy.")] = False,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where --fix writes (default: FILE.fixed.jsonl).")] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Findings to print.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a dataset before paying for a job; exit 2 when there is any error."""
+    """Check a dataset before paying for a job; exit 2 when there is any error.
+
+    Findings print as a table on a terminal, else one per line as FILE:LINE: severity code
+    field: message.
+    """
     from ..data.fix import fix_file, keep_if_valid
     from ..data.privacy import sidecar_path
     from ..data.validate import validate_file
@@ -116,16 +104,8 @@ def validate_command(
         print_json(data)
     else:
         if fixed is not None:
-            console.print(f"[bold]fixed copy:[/] {escape(str(fixed.destination))}" if
-                          fixed.written else f"[bold]fixed copy not written[/]"
-                          f" ({escape(str(fixed.destination))}): errors --fix cannot repair"
-                          " remain; they are listed below with their lines in the input")
-            for change, n in sorted(fixed.counts.items()):
-                console.print(f"  {change}: {n}")
-            if fixed.unparsed_lines:
-                console.print(f"  copied unchanged (cannot parse): lines "
-                              f"{', '.join(map(str, fixed.unparsed_lines[:20]))}")
-        _print_findings(report, show)
+            print_fix(fixed)
+        print_findings(report, show)
         verdict = ("[bold green]ok[/]" if report.ok
                    else f"[bold red]{report.error_count} error(s)[/]")
         noun = "example" if report.examples == 1 else "examples"
@@ -249,9 +229,12 @@ def split_command(
     val_out = output_path(val_out or file.with_name(f"{file.stem}.val{suffix}"), "--val-out",
                           sources=(file, train_out))
     report = split_file(file, train_out, val_out, val=val, seed=seed)
+    warnings = split_warnings(report)
     if as_json:
-        print_json(report.to_dict())
+        print_json(report.to_dict() | {"warnings": warnings})
     else:
+        for warning in warnings:
+            warn(warning)
         console.print(f"train: {report.train_examples} -> {report.train_file}\n"
                       f"validation: {report.validation_examples} -> {report.validation_file}\n"
                       f"grouped by {report.grouped_by}, seed {report.seed},"
@@ -269,10 +252,13 @@ def scrub_command(
     names_file: Annotated[Path | None, typer.Option(
         "--names-file", help="File with one name per line.")] = None,
     check: Annotated[bool, typer.Option("--check", help="Only report; write nothing.")] = False,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="regex (built in, offline) or presidio (adds Microsoft Presidio's"
+        " NER; needs presidio-analyzer and a spaCy model).")] = "regex",
     as_json: JsonOpt = False,
 ) -> None:
     """Replace PHI/PII with typed placeholders ([EMAIL], [PHONE], ...); mark the copy scrubbed."""
-    from ..data.privacy import scrub_file
+    from ..data.privacy import PresidioDetector, default_detectors, scrub_file
 
     input_file(file)
     all_names = list(names or [])
@@ -288,13 +274,23 @@ def scrub_command(
         output = file.with_name(f"{file.stem}.scrubbed{file.suffix or '.jsonl'}")
     if output is not None and not check:
         output_path(output, "--output", sources=(file,))
-    report = scrub_file(file, None if check else output, names=all_names)
+    if engine not in ("regex", "presidio"):
+        fail(f"--engine {engine!r}: expected regex or presidio")
+    detectors = default_detectors(all_names)
+    if engine == "presidio":
+        try:
+            detectors.append(PresidioDetector())
+        except (ImportError, OSError) as exc:  # the package, or its spaCy model, is missing
+            fail(f"--engine presidio: {exc}")
+    report = scrub_file(file, None if check else output, detectors=detectors)
     if as_json:
         print_json(report.to_dict())
     else:
-        table = Table("type", "found", title=escape(f"PHI/PII in {file}"), title_justify="left")
+        table = Table("type", "found", "first lines", title=escape(f"PHI/PII in {file}"),
+                      title_justify="left")
         for kind, n in sorted(report.counts.items()):
-            table.add_row(escape(f"[{kind}]"), str(n))
+            table.add_row(escape(f"[{kind}]"), str(n),
+                          ", ".join(map(str, report.first_lines.get(kind, []))))
         console.print(table if report.counts else "no PHI/PII found by the detectors")
         if report.lines_affected:
             shown = ", ".join(map(str, report.lines_affected[:30]))
@@ -308,9 +304,12 @@ def scrub_command(
 @command("mark-sensitive")
 def mark_sensitive_command(
     file: FileArg,
-    unmark: Annotated[bool, typer.Option("--unmark", help="Clear the mark.")] = False,
+    unmark: Annotated[bool, typer.Option(
+        "--unmark", help="Declare this version of the file not sensitive: its hosted uploads"
+        " skip the PHI scan (synthetic data that only looks like PHI).")] = False,
 ) -> None:
-    """Mark a dataset as sensitive: hosted uploads then need a scrub or --allow-sensitive."""
+    """Mark a dataset as sensitive: hosted uploads then need a scrub, or allow_sensitive=True
+    (`finetune train --allow-sensitive`)."""
     from ..data.privacy import mark_sensitive, sidecar_path
 
     input_file(file, expected="a dataset file")
