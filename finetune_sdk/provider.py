@@ -155,9 +155,23 @@ class Provider(ABC):
         backend = _deployment_backend(self)
         return iter(()) if backend is None else backend.list_all(self)
 
+    def pause_deployment(self, deployment_id: str) -> Deployment:
+        """Stop it and its bill without deleting it (Hugging Face); ``resume_deployment``."""
+        return self._deployment_op("pause", "pausing deployments")(self, deployment_id)
+
+    def resume_deployment(self, deployment_id: str) -> Deployment:
+        """Start a paused deployment again (then wait for it to be ready)."""
+        return self._deployment_op("resume", "pausing deployments")(self, deployment_id)
+
     def find_deployment(self, name: str) -> Deployment | None:
         """The deployment whose vendor-side name is ``name`` (dedupe after a lost answer)."""
         return self._deployments().find(self, name)
+
+    def _deployment_op(self, op: str, feature: str) -> Any:
+        found = getattr(self._deployments(), op, None)
+        if found is None:
+            raise self.unsupported(feature)
+        return found
 
     def _deployments(self) -> Any:
         backend = _deployment_backend(self)

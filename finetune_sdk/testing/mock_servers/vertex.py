@@ -4,7 +4,8 @@ plus a fake Cloud Storage client for the upload seam.
 Routes: ``POST .../tuningJobs`` (create), ``GET .../tuningJobs/{id}``, ``GET .../tuningJobs``
 (``pageSize`` / ``pageToken`` / ``filter=labels.k="v"``), ``POST .../tuningJobs/{id}:cancel``
 (asynchronous: CANCELLING, then CANCELLED on the next read, like Vertex), and
-``POST .../endpoints/{id}:generateContent`` on a succeeded job's endpoint. Errors use Google's
+``POST .../endpoints/{id}:generateContent`` on a succeeded job's endpoint (its get, undeploy and
+delete: ``_vertex_endpoints.py``). Errors use Google's
 ``{"error": {"code", "message", "status"}}`` shape. Creates are refused (400 INVALID_ARGUMENT)
 when the training URI was never uploaded through :meth:`storage_client` or the adapter size is
 outside the enum, as Vertex would.
@@ -23,6 +24,7 @@ from typing import Any
 import httpx2
 
 from ...types import JobStatus
+from ._vertex_endpoints import EndpointRoutes
 from .base import MockServer, route
 
 __all__ = ["FakeStorageClient", "VertexMockServer"]
@@ -52,7 +54,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class VertexMockServer(MockServer):
+class VertexMockServer(EndpointRoutes, MockServer):
     """Vertex ``tuningJobs`` with real state strings, and the GCS objects uploaded for them."""
 
     base_url = "https://vertex.mock.invalid"
@@ -182,8 +184,7 @@ class VertexMockServer(MockServer):
     def generate(self, request: httpx2.Request, endpoint: str) -> httpx2.Response:
         """An answer from the endpoint of a succeeded job (404 for any other resource, as
         Vertex answers a tuning job's or a retired endpoint's name)."""
-        served = {(job.get("tunedModel") or {}).get("endpoint") for job in self.jobs.values()}
-        if endpoint not in served:
+        if endpoint not in self.live_endpoints():  # undeployed or deleted ones answer 404
             return self._error(404, f"Endpoint `{endpoint}` not found.")
         contents = self.body(request).get("contents") or [{}]
         question = " ".join(part.get("text", "") for part in contents[-1].get("parts", []))
