@@ -270,15 +270,17 @@ def test_gate_scans_an_unmarked_file_and_says_what_it_found(tmp_path, monkeypatc
                          allow_sensitive=True)
 
 
-def test_gate_skips_the_scan_when_the_caller_allowed_it(tmp_path, monkeypatch):
+def test_gate_skips_the_scan_when_the_caller_allowed_it(tmp_path, monkeypatch, caplog):
     data = _incident_file(tmp_path / "export.jsonl")
 
     def no_scan(*args, **kwargs):
         raise AssertionError("scanned")
 
     monkeypatch.setattr("finetune_sdk.data.privacy.scrub_file", no_scan)
-    check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
-                         allow_sensitive=True)
+    with caplog.at_level("INFO", logger="finetune_sdk"):
+        check_upload_allowed(data, provider="openai", hosted=True, sensitive=None,
+                             allow_sensitive=True)
+    assert f"uploading {data} to openai unscanned: allow_sensitive=True" in caplog.text
     check_upload_allowed(data, provider="local", hosted=False, sensitive=None,
                          allow_sensitive=False)
 

@@ -29,6 +29,7 @@ a sensitive file to a vendor's format does not launder it. :func:`check_upload_a
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -320,7 +321,11 @@ def check_upload_allowed(path: Path, *, provider: str, hosted: bool, sensitive: 
     (``mark_sensitive(path, False)``). Returns the scan's report when it ran (nothing found).
     The error names the file, the count and first lines of each type, and the ways out.
     """
-    if not hosted or provider == "local" or allow_sensitive:
+    if not hosted or provider == "local":
+        return None
+    if allow_sensitive:
+        logging.getLogger("finetune_sdk").info(
+            "uploading %s to %s unscanned: allow_sensitive=True", path, provider)
         return None
     path = Path(path)
     marker = read_marker(path)
