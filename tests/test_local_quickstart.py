@@ -23,8 +23,9 @@ def test_quickstart_runs_the_whole_loop_offline(tmp_path):
     done = cli(home, "quickstart", "--workdir", str(work), "--eval-examples", "4")
     assert done.returncode == 0, done.stdout + done.stderr
     out = " ".join(done.stdout.split())  # rich wraps long lines
-    for step in ("validate", "split", "model", "train", "model id", "chat", "eval"):
+    for step in ("validate", "split", "model", "train", "model id", "chat", "eval", "serve"):
         assert re.search(rf"\b{step}\b", out), step
+    assert re.search(r"finetune serve local:\S+", out.replace("\n", ""))  # how to serve it
     match = re.search(r"training loss (\d+\.\d+) -> (\d+\.\d+) \(went down\)", out)
     assert match and float(match.group(2)) < float(match.group(1))
     for header in ("BLEU", "ROUGE-L", "Win rate"):

@@ -2,8 +2,9 @@
 
 Bundled sample chats -> validate -> deterministic split -> a local job on the tiny model (a real
 detached worker, recorded in the ledger) -> wait -> model id -> one reply from the tuned model ->
-base-vs-tuned evaluation on the held-out split. Every step uses the public API a user would call,
-so the quickstart doubles as a smoke test of the whole library on a machine without a network.
+base-vs-tuned evaluation on the held-out split -> how to serve it (``finetune serve``). Every
+step uses the public API a user would call, so the quickstart doubles as a smoke test of the
+whole library on a machine without a network.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def run_quickstart(workdir: str | Path | None = None, *, eval_examples: int = 16
     compared.write(report_dir)
     say("eval", f"win rate of tuned over base: {compared.win_rate:.0%}"
         f" (report in {report_dir})")
+    say("serve", f"finetune serve {model.id}  (an OpenAI-compatible API on"
+        " http://127.0.0.1:8000/v1: point your app's OpenAI client there; Ctrl-C stops it)")
     return {"job_id": job.id, "model_id": model.id, "first_loss": losses[0],
             "last_loss": losses[-1], "eval_loss": eval_loss, "report": compared,
             "report_dir": str(report_dir), "eval_examples": len(compared.rows),
