@@ -28,6 +28,10 @@ _EXPORTS: dict[str, str] = {
     "DatasetError": "errors",
     "DatasetRef": "types",
     "DatasetValidationError": "errors",
+    "Deployment": "deployments",
+    "DeploymentError": "deployments",
+    "DeploymentSpec": "deployments",
+    "DeploymentStatus": "deployments",
     "FinetuneError": "errors",
     "Hyperparameters": "types",
     "Job": "types",
@@ -70,6 +74,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .async_client import AsyncClient
     from .client import Client
+    from .deployments import Deployment, DeploymentError, DeploymentSpec, DeploymentStatus
     from .errors import (
         APIConnectionError,
         APIError,

@@ -18,6 +18,7 @@ from .app import EXIT_API, command, console, err_console, fail, print_json
 
 ProviderOpt = Annotated[str | None, typer.Option(
     "--provider", "-p", help="Provider name; default: from the ledger or the model id.")]
+FilterOpt = Annotated[str | None, typer.Option("--provider", "-p", help="Only this provider's.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -121,7 +122,7 @@ def deploy_command(
 
 @command("deployments")
 def deployments_command(
-    provider: ProviderOpt = None,
+    provider: FilterOpt = None,
     show_all: Annotated[bool, typer.Option("--all", help="Deleted and failed ones too.")]
     = False,
     refresh: Annotated[bool, typer.Option(
@@ -212,7 +213,8 @@ def _row_client(ident: str, provider: str | None) -> tuple[Any, str]:
 @command("undeploy")
 def undeploy_command(
     deployment: Annotated[str, typer.Argument(help="Deployment id, name or endpoint.")],
-    provider: ProviderOpt = None,
+    provider: Annotated[str | None, typer.Option("--provider", "-p", help="Provider name;"
+                                                 " default: from the ledger.")] = None,
     pause: Annotated[bool, typer.Option(
         "--pause", help="Pause instead (Hugging Face): not billed, resumable.")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until it is gone.")]
