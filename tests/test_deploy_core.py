@@ -181,3 +181,18 @@ def test_deployments_on_a_postgresql_ledger(postgres_url, tmp_path) -> None:
     assert row.deployment_id == dep.id and row.status == "ready" and row.price_per_hour == 1.0
     client.models.undeploy(ready, wait=True)
     assert DeploymentStore(Ledger(postgres_url)).list(live=True) == []
+
+
+async def test_the_async_client_deploys_waits_and_undeploys(tmp_path) -> None:
+    from finetune_sdk import AsyncClient
+
+    async with AsyncClient(FakeProvider(root=tmp_path / "f"),
+                           ledger=tmp_path / "l.sqlite3") as client:
+        model = ModelRef(id="fake:ft-async", provider="fake")
+        dep = await client.models.deploy(model)
+        assert (await client.models.deploy(model)).id == dep.id
+        ready = await client.models.wait_ready(dep, poll_interval=0)
+        assert ready.ready
+        assert [d.id for d in await client.models.list_deployments()] == [dep.id]
+        gone = await client.models.undeploy(ready, wait=True)
+        assert gone.status is DeploymentStatus.DELETED
