@@ -62,14 +62,15 @@ def call_translated(fn: Callable[[], T], translate: Callable[[Exception], BaseEx
     raise mapped from None
 
 
-def sent_credentials(exc: BaseException) -> list[str]:
+def sent_credentials(exc: object) -> list[str]:
     """The credentials the failed request carried (header values, and the token after the
-    scheme), read off the exception's request or response: masked even when the adapter never
-    saw them, e.g. an OAuth token google-auth fetched for a Vertex call."""
+    scheme), read off the exception's (or response's) request or response: masked even when the
+    adapter never saw them, e.g. an OAuth token google-auth fetched for a Vertex call."""
     found: list[str] = []
     for holder in (exc, getattr(exc, "response", None)):
         try:
-            headers = holder.request.headers  # type: ignore[union-attr]
+            request: Any = getattr(holder, "request", None)
+            headers = request.headers
         except (AttributeError, RuntimeError):  # httpx2 raises RuntimeError when unset
             continue
         for name in _CREDENTIAL_HEADERS:

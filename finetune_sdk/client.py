@@ -15,6 +15,7 @@ can reattach with ``Client.for_job(job_id)`` or ``finetune wait <id>``. The awai
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -155,7 +156,9 @@ class Jobs:
 
     def _upload_local_files(self, spec: JobSpec) -> JobSpec:
         updates: dict[str, Any] = {}
-        for name, purpose in (("training_file", "train"), ("validation_file", "validation")):
+        files: tuple[tuple[str, Literal["train", "validation"]], ...] = (
+            ("training_file", "train"), ("validation_file", "validation"))
+        for name, purpose in files:
             value = getattr(spec, name)
             if isinstance(value, (str, Path)):
                 updates[name] = self._client.datasets.upload(
@@ -218,13 +221,13 @@ class Jobs:
         """The job's event log, oldest first."""
         return self._provider.list_events(job_id, limit=limit)
 
-    def metrics(self, job_id: str) -> list[MetricPoint]:
+    def metrics(self, job_id: str) -> builtins.list[MetricPoint]:
         """The loss curve and other metrics reported so far."""
         from .display import MetricSeries
 
         return MetricSeries(self._provider.get_metrics(job_id))
 
-    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+    def checkpoints(self, job_id: str) -> builtins.list[Checkpoint]:
         """Intermediate checkpoints."""
         return self._provider.list_checkpoints(job_id)
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .types import MetricPoint
 
 __all__ = ["MetricSeries", "html_table", "svg_curve"]
 
@@ -54,7 +57,7 @@ def svg_curve(values: Sequence[float], *, width: int = 320, height: int = 80,
     )
 
 
-class MetricSeries(list):  # type: ignore[type-arg]
+class MetricSeries(list["MetricPoint"]):
     """``client.jobs.metrics(...)``: a plain list of MetricPoint that draws its loss curve."""
 
     def _repr_html_(self) -> str:

@@ -381,6 +381,7 @@ class FineTuningEligibilityError(PermissionDeniedError, UnsupportedFeatureError)
     """
 
     status_code = 403
+    provider: str  # always set: narrows APIError's ``str | None`` to UnsupportedFeatureError's
 
     def __init__(self, message: str, *, provider: str, cutoff: Any = None,
                  request_id: str | None = None, body: Any = None,

@@ -16,6 +16,7 @@ catalogs go stale, and the user may know better.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib
 import json
@@ -104,7 +105,7 @@ class ProviderFacts:
     """True where any id is trainable (the Hugging Face Hub): unknown ids are normal."""
 
     @property
-    def new_jobs_until(self) -> date | None:
+    def new_jobs_until(self) -> datetime.date | None:  # `date` here names the field above
         """The provider-wide day from which no new jobs are accepted, if announced."""
         return _day((self.sunset or {}).get("new_jobs_until"))
 

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from .types import Job, JobFailure, JobSpec, JobStatus
 
@@ -216,7 +216,7 @@ class Ledger:
     # -- claims: one owner per intent ----------------------------------------------------
     def claim(
         self, provider: str, spec: JobSpec, *, owner: str, lease_s: float = DEFAULT_LEASE_S
-    ) -> Claim:
+    ) -> Claim[LedgerRow]:
         """Atomically take the intent ``spec.client_ref`` for ``owner``, or say who has it."""
         import time
 
@@ -271,7 +271,8 @@ class Ledger:
         import time
 
         assert status in PENDING_STATES, status
-        sets, args = "status = ?, error = ?, updated_at = ?", [status, error, _now()]
+        sets = "status = ?, error = ?, updated_at = ?"
+        args: list[object] = [status, error, _now()]
         if release:
             sets += ", owner = NULL, lease_until = NULL"
         elif owner is not None:
@@ -308,7 +309,8 @@ class Ledger:
         self, *, provider: str | None = None, status: str | None = None, limit: int | None = None
     ) -> list[LedgerRow]:
         """Rows, newest first, optionally filtered."""
-        query, args = "SELECT * FROM jobs WHERE 1=1", []
+        query = "SELECT * FROM jobs WHERE 1=1"
+        args: list[str] = []
         if provider:
             query, args = query + " AND provider = ?", [*args, provider]
         if status:
@@ -330,13 +332,29 @@ class Ledger:
     @staticmethod
     def _row(row: Any) -> LedgerRow:
         keys = row.keys()
-        return LedgerRow(
-            **{f: (row[f] if f in keys else None) for f in LedgerRow.__dataclass_fields__}
-        )
+        values: dict[str, Any] = {f: (row[f] if f in keys else None)
+                                  for f in LedgerRow.__dataclass_fields__}
+        return LedgerRow(**values)
+
+
+class ClaimRow(Protocol):
+    """What the claim rules read off a row: a LedgerRow, or a deployments DeploymentRow."""
+
+    @property
+    def job_id(self) -> str | None: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def lease_until(self) -> float | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+RowT = TypeVar("RowT", bound=ClaimRow)
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(Generic[RowT]):
     """The outcome of ``Ledger.claim``.
 
     kind: ``new`` (ours, nothing was sent before), ``recovered`` (ours, taken from an owner that
@@ -346,11 +364,11 @@ class Claim:
     """
 
     kind: str
-    row: LedgerRow | None = None
+    row: RowT | None = None
     maybe_sent: bool = False
 
 
-def _decide(row: LedgerRow | None, owner: str, now: float, alive: Any) -> Claim:
+def _decide(row: RowT | None, owner: str, now: float, alive: Any) -> Claim[RowT]:
     if row is None:
         return Claim("new")
     if row.job_id:

@@ -22,7 +22,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,7 @@ def _actual_cost(estimate: CostEstimate | None, job: Job) -> dict[str, Any]:
     most likely billed. None where the vendor reports no tokens or the price is per hour."""
     if not job.trained_tokens:
         return {"actual_usd": None}
+    when: date | str | None  # the estimate's date, or the price table's ISO string
     usd, unit, when = (getattr(estimate, "price_usd", None), getattr(estimate, "price_unit", None),
                        estimate.price_date if estimate is not None else None)
     if usd is None and job.base_model:

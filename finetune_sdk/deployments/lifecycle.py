@@ -74,9 +74,9 @@ def create_deployment(provider: Provider, model: ModelRef, spec: DeploymentSpec,
                                   client_ref=key)
         _cancel.sleep(CLAIM_POLL_S)
     if claim.maybe_sent:  # an earlier create may have arrived: find it before sending
-        found = _look_up(provider, spec.name or "")
-        if found is not None:
-            return _attach(provider, store, key, found)
+        earlier = _look_up(provider, spec.name or "")
+        if earlier is not None:
+            return _attach(provider, store, key, earlier)
     return _send(provider, model, spec, key, store, owner)
 
 

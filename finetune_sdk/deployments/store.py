@@ -81,13 +81,14 @@ class DeploymentRow:
             status = DeploymentStatus(self.status)
         except ValueError:
             status = DeploymentStatus.UNKNOWN if self.deployment_id else DeploymentStatus.CREATING
-        return Deployment(
+        # model_validate: price_date and created_at are the database's ISO strings.
+        return Deployment.model_validate(dict(
             id=self.deployment_id or self.name, provider=self.provider, status=status,
             provider_status=self.provider_status, model=self.model_id,
             endpoint=self.endpoint or "", base_url=self.base_url, hardware=self.hardware,
             price_per_hour=self.price_per_hour, price_date=self.price_date,
             price_source=self.price_source, created_at=self.created_at,
-            intent_key=self.intent_key, error=self.error)
+            intent_key=self.intent_key, error=self.error))
 
     def spec(self) -> DeploymentSpec:
         return DeploymentSpec.model_validate(json.loads(self.spec_json or "{}"))
@@ -105,7 +106,7 @@ class DeploymentStore:
 
     # -- claims ---------------------------------------------------------------------------
     def claim(self, key: str, *, provider: str, model: str, name: str, spec: DeploymentSpec,
-              owner: str, lease_s: float = DEFAULT_LEASE_S) -> Claim:
+              owner: str, lease_s: float = DEFAULT_LEASE_S) -> Claim[DeploymentRow]:
         """Atomically take the intent ``key`` for ``owner``, or say who has it (see Claim)."""
         from ..intent import token_alive
 
@@ -143,7 +144,8 @@ class DeploymentStore:
         """Move a row without a vendor id to a pending state; with ``owner``, only while that
         owner still holds the claim (False: another process took it over, do not send)."""
         assert status in _PENDING, status
-        sets, args = "status = ?, error = ?, updated_at = ?", [status, error, _now()]
+        sets = "status = ?, error = ?, updated_at = ?"
+        args: list[object] = [status, error, _now()]
         if release:
             sets += ", owner = NULL, lease_until = NULL"
         elif owner is not None:
@@ -232,5 +234,6 @@ class DeploymentStore:
     @staticmethod
     def _row(row: Any) -> DeploymentRow:
         keys = row.keys()
-        return DeploymentRow(
-            **{f: (row[f] if f in keys else None) for f in DeploymentRow.__dataclass_fields__})
+        values: dict[str, Any] = {f: (row[f] if f in keys else None)
+                                  for f in DeploymentRow.__dataclass_fields__}
+        return DeploymentRow(**values)
