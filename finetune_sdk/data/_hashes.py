@@ -21,6 +21,7 @@ import tempfile
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 __all__ = ["BUCKETS", "CONTENT", "IDENT", "HashScan", "HashStore", "Spill"]
 
@@ -28,6 +29,7 @@ CONTENT, IDENT = 0, 1
 BUCKETS = 256
 _MASK = BUCKETS - 1
 SPILL_PAIRS = 1 << 18  # 4 MB of buffered pairs per run file
+_Key = TypeVar("_Key")
 SCAN_PAIRS = 1 << 18
 """Most pairs one scan pass holds in its dict (~25 MB); a bigger bucket is read in several
 passes, each taking the hashes of one residue class, so memory stays flat past ~20 GB files."""
@@ -56,11 +58,15 @@ class HashScan:
 
     def merge(self, other: HashScan) -> None:
         """Add another scan's results (another set of buckets) into this one."""
-        for target, source in ((self.duplicates, other.duplicates),
-                               (self.overlaps, other.overlaps)):
-            for key, (pairs, total) in source.items():
-                mine, count = target.get(key, ([], 0))
-                target[key] = (sorted(mine + pairs)[:self.limit], count + total)
+        _merge_pairs(self.duplicates, other.duplicates, self.limit)
+        _merge_pairs(self.overlaps, other.overlaps, self.limit)
+
+
+def _merge_pairs(target: dict[_Key, tuple[list[tuple[int, int]], int]],
+                 source: dict[_Key, tuple[list[tuple[int, int]], int]], limit: int) -> None:
+    for key, (pairs, total) in source.items():
+        mine, count = target.get(key, ([], 0))
+        target[key] = (sorted(mine + pairs)[:limit], count + total)
 
 
 class HashStore:

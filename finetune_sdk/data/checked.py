@@ -58,6 +58,6 @@ def iter_checked_examples(path: str | Path, rules: RulePack | None = None
         if value is SKIP:
             continue
         with deep_guard(file, raw.number):
-            check.record(raw.number, value, raw.data)  # type: ignore[arg-type]
+            check.record(raw.number, value, raw.data)
             example = to_canonical(value, file=file, line=raw.number)
         yield raw.number, raw.data, example  # type: ignore[misc]

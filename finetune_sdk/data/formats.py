@@ -247,7 +247,7 @@ def _single_turn(example: dict[str, Any], fmt: str, file: str | None, line: int 
 def from_canonical(example: dict[str, Any], fmt: str, *, file: str | None = None,
                    line: int | None = None) -> dict[str, Any]:
     """The canonical example written as one of :data:`FORMATS`."""
-    meta = {k: example[k] for k in ("id", "conversation_id") if k in example}
+    meta: dict[str, Any] = {k: example[k] for k in ("id", "conversation_id") if k in example}
     if fmt == "chat":
         if is_preference(example):
             raise DatasetError("a preference pair is not a chat example (use to='preference')",

@@ -182,9 +182,9 @@ def find_pii(text: str, detectors: Sequence[Detector], checked: bool = False) ->
     detectors came from :meth:`Prefilter.candidates` for a text holding this one)."""
     found: list[tuple[int, int, int, str]] = []
     for rank, detector in enumerate(detectors):
-        spans = (detector.find(text, checked) if checked and isinstance(detector, RegexDetector)
-                 else detector.find(text))
-        for start, end, kind in spans:
+        hits = (detector.find(text, checked) if checked and isinstance(detector, RegexDetector)
+                else detector.find(text))
+        for start, end, kind in hits:
             if end > start:
                 found.append((start, -(end - start), rank, kind))
     spans: list[Span] = []

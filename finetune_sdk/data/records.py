@@ -189,7 +189,7 @@ def build_examples(rows: Iterable[Mapping[str, Any]], mapping: FieldMapping | No
         system = _text(row, m.system) or m.system_prompt
         conv = _text(row, m.conversation)
         if m.multi_turn and conv:
-            order = row.get(m.turn) if m.turn else number
+            order: Any = row.get(m.turn) if m.turn else number
             try:
                 order = float(order)  # CSV turns are strings: sort "10" after "9"
             except (TypeError, ValueError):

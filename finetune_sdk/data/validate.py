@@ -153,7 +153,7 @@ class _FileCheck:
         # A tool message must name its call (tool_call_id): the detailed path checks that.
         return "tool" not in roles
 
-    def record(self, number: int, record: Any, data: bytes) -> None:
+    def record(self, number: int, record: Any, data: bytes | None) -> None:
         if type(record) is dict and self.clean_chat(number, record):
             return
         if not isinstance(record, dict):
@@ -273,10 +273,10 @@ class _FileCheck:
                  f" for this model ({self.counter.name})", "messages",
                  None if rules.token_limit_is_error else "warning")
         # hash() is stable within one process (and its forks), which is all the store needs.
-        content: tuple[Any, ...] = (tuple(seen_roles), tuple(seen_texts))
+        fingerprint: tuple[Any, ...] = (tuple(seen_roles), tuple(seen_texts))
         if preference:
-            content += (message_text(example["chosen"]), message_text(example["rejected"]))
-        self.hashes.add(CONTENT, hash(content), self.index, number)
+            fingerprint += (message_text(example["chosen"]), message_text(example["rejected"]))
+        self.hashes.add(CONTENT, hash(fingerprint), self.index, number)
         ident = example.get("id")
         if ident is not None:
             self.hashes.add(IDENT, hash(str(ident)), self.index, number)
