@@ -52,19 +52,26 @@ def train_step(
     """Forward + backward for every row of this rank; returns the summed loss (on device).
 
     The gradient is that of the mean loss over all target tokens of the step (all ranks), so
-    rows of different sizes and gradient accumulation weigh each token equally. Under DDP only
-    the last row of the step synchronizes gradients. Nothing here waits for the GPU.
+    rows of different sizes and gradient accumulation weigh each token equally. Only the last
+    row of the step synchronizes gradients (DDP ``no_sync``, FSDP2 ``set_requires_gradient_sync``).
+    Nothing here waits for the GPU.
     """
     step_targets = sum(r.num_target_tokens for r in rows)
-    mine = list(rows[rank::world])
-    weight = 1.0
-    if not mine:  # fewer rows than ranks: take part in the collective with a zero-weight row
-        mine, weight = [rows[0]], 0.0
+    mine = [(row, 1.0) for row in rows[rank::world]]
+    # Every rank runs the same number of forwards: FSDP2 gathers each layer's weights from all
+    # ranks in lockstep and DDP syncs on the last one. A rank short of rows (fewer rows than
+    # ranks, or a plan from a run with another process count) repeats a row with zero weight.
+    mine += [(rows[0], 0.0)] * (max(1, math.ceil(len(rows) / world)) - len(mine))
+    sharded = hasattr(module, "set_requires_gradient_sync")
     scale = world / max(1, step_targets)
     loss_sum = torch.zeros((), device=device)
-    for index, row in enumerate(mine):
+    for index, (row, weight) in enumerate(mine):
         last = index == len(mine) - 1
-        no_sync = module.no_sync() if (world > 1 and not last) else nullcontext()
+        no_sync: AbstractContextManager = nullcontext()
+        if world > 1 and sharded:
+            module.set_requires_gradient_sync(last)
+        elif world > 1 and not last:
+            no_sync = module.no_sync()
         with no_sync:
             with autocast:
                 row_loss = module(**row_tensors(row, device))

@@ -2,7 +2,10 @@
 
 One GPU (or CPU): ``python -m finetune_sdk.local.worker JOB_DIR``. Several GPUs: the same module
 under ``torchrun --standalone --nproc_per_node=N`` (``python -m torch.distributed.run``), so the
-trainer runs DDP with torch's own launcher and rendezvous; rank 0 writes the job directory.
+trainer runs DDP or FSDP2 with torch's own launcher and rendezvous; rank 0 writes the job
+directory. Several nodes: each node starts its own job, whose torchrun gets ``--nnodes=M
+--node_rank=R --master_addr=HOST --master_port=P`` instead of ``--standalone`` (torchrun's static
+rendezvous: node 0's agent hosts the store at HOST:P, the others connect to it).
 
 The process starts in its own session (``start_new_session``): closing the terminal or ending the
 Python program that created the job does not stop training, and a later process reattaches
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .jobdir import JobDir
 
@@ -33,10 +37,19 @@ HEARTBEAT_TIMEOUT_S = 120.0
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
-def worker_command(job_dir: Path, *, gpus: int | None = None,
-                   python: str | None = None) -> list[str]:
+def worker_command(job_dir: Path, *, gpus: int | None = None, python: str | None = None,
+                   nodes: int | None = None, node_rank: int | None = None,
+                   master_addr: str | None = None, master_port: int | None = None) -> list[str]:
+    """The command line; ``gpus`` is processes per node, ``nodes`` > 1 needs ``master_addr``."""
     interpreter = python or sys.executable
     module = ["-m", "finetune_sdk.local.worker", str(job_dir)]
+    if nodes and nodes > 1:
+        if not master_addr:
+            raise ValueError("a run over several nodes needs master_addr (node 0's address)")
+        port = [f"--master_port={master_port}"] if master_port else []  # torchrun's: 29500
+        return [interpreter, "-m", "torch.distributed.run", f"--nnodes={nodes}",
+                f"--node_rank={node_rank or 0}", f"--master_addr={master_addr}", *port,
+                f"--nproc_per_node={gpus or 1}", *module]
     if gpus and gpus > 1:
         return [interpreter, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc_per_node={gpus}", *module]
@@ -44,9 +57,13 @@ def worker_command(job_dir: Path, *, gpus: int | None = None,
 
 
 def start_worker(job: JobDir, *, gpus: int | None = None, python: str | None = None,
-                 env: dict[str, str] | None = None) -> int:
-    """Launch the worker detached; returns its pid (the process-group leader)."""
-    command = worker_command(job.path, gpus=gpus, python=python)
+                 env: dict[str, str] | None = None, **multinode: Any) -> int:
+    """Launch the worker detached; returns its pid (the process-group leader).
+
+    ``multinode``: ``nodes``, ``node_rank``, ``master_addr``, ``master_port`` of
+    ``worker_command``.
+    """
+    command = worker_command(job.path, gpus=gpus, python=python, **multinode)
     child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     with open(job.log_file, "ab") as log:
         process = subprocess.Popen(

@@ -10,8 +10,10 @@ Speed notes: no host sync per micro-step (row tensors are prepared on the host a
 non-blocking; a step's loss is read one step later, when the GPU has moved on), no S x S masks on
 GPU (varlen kernel), and no full-vocabulary logits (``_loss.py``).
 
-Under ``torchrun`` (``WORLD_SIZE > 1``) the rows of each step are split over ranks with DDP; only
-rank 0 writes checkpoints and output and talks to the hooks.
+Under ``torchrun`` (``WORLD_SIZE > 1``) the rows of each step are split over ranks, each holding
+a whole copy (DDP) or a shard (FSDP2, ``_fsdp.py``) of the model; the node leaders alone write
+checkpoints and output and talk to the hooks (``_dist.py``). A checkpoint holds the whole adapter
+and optimizer state and the row plan, so it resumes under any process count or sharding.
 """
 
 from __future__ import annotations
@@ -26,10 +28,17 @@ from typing import Any, Protocol
 
 import torch
 
-from . import _attention
-from ._checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from . import _attention, _fsdp
+from ._checkpoint import (
+    gather_optimizer_state,
+    read_checkpoint,
+    restore_lora,
+    restore_training,
+    save_checkpoint,
+)
+from ._dist import SilentHooks, agreed_checkpoint, barrier, init_distributed, stop_requested
 from ._loop import autocast_for, lr_factor, make_optimizer, train_step
-from ._model import PackedCausalLM, load_lora_model, row_tensors
+from ._model import PackedCausalLM, load_lora_model, row_tensors, weight_dtype
 from ._output import write_output
 from .packing import build_row, group_steps, plan_rows
 from .tokenize import EncodeReport, encode_file, ensure_chat_template
@@ -64,6 +73,9 @@ class TrainConfig:
     eval_every_steps: int | None = None
     quantization: str | None = None
     """``"nf4"``: QLoRA (4-bit base weights through bitsandbytes); None: full-precision base."""
+    sharding: str = "auto"
+    """Under torchrun: ``"ddp"`` (a copy per rank), ``"fsdp"`` (FSDP2 shards), or ``"auto"``
+    (FSDP2 when the base would not fit one GPU, see ``_fsdp.choose_sharding``)."""
 
 
 class TrainerHooks(Protocol):
@@ -85,46 +97,7 @@ class TrainResult:
     resumed_from_step: int | None
 
 
-class _SilentHooks:
-    """What ranks other than 0 use: they neither report nor decide to stop."""
-
-    def on_metric(self, point: dict) -> None: ...
-    def on_event(self, message: str, level: str = "info") -> None: ...
-    def should_stop(self) -> bool:
-        return False
-
-    def on_checkpoint(self, path: Path, step: int) -> None: ...
-
-
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _init_distributed(requested: str) -> tuple[_Dist, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    cuda = torch.cuda.is_available() and requested in ("auto", "cuda")
-    if requested == "cuda" and not torch.cuda.is_available():
-        from ..errors import LocalTrainerError
-
-        raise LocalTrainerError("device='cuda' was asked for but torch sees no CUDA device")
-    if world <= 1:
-        return _Dist(), torch.device("cuda" if cuda else "cpu")
-    import torch.distributed as dist
-
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if cuda:
-        torch.cuda.set_device(local_rank)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo")
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-    return _Dist(dist.get_rank(), world, local_rank), device
+_SilentHooks = SilentHooks  # the name tests and older callers import
 
 
 def _budget(
@@ -136,7 +109,11 @@ def _budget(
     limit = int(os.environ.get("FINETUNE_SDK_ROW_TOKENS", ROW_TOKENS[device.type]))
     capacity = max(max(lengths), min(limit, math.ceil(step_tokens)))
     rows = max(1, round(step_tokens / capacity))
-    rows = math.ceil(rows / world) * world  # every rank gets the same number of rows
+    if rows % world:
+        # Every rank gets the same number of rows: the step's tokens go into more, smaller rows
+        # instead of a bigger step, so batch_size stays examples per step on any process count.
+        rows = math.ceil(rows / world) * world
+        capacity = max(max(lengths), math.ceil(step_tokens / rows))
     return capacity, rows
 
 
@@ -144,8 +121,8 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
     """Train a LoRA adapter as ``config`` says; see the module docstring."""
     from transformers import AutoTokenizer
 
-    dist_env, device = _init_distributed(config.device)
-    hooks = hooks if dist_env.main else _SilentHooks()
+    dist_env, device = init_distributed(config.device)
+    hooks = hooks if dist_env.leader else SilentHooks()
     random.seed(config.seed)
     torch.manual_seed(config.seed)
 
@@ -170,8 +147,14 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
             "warning",
         )
 
+    resume_path = agreed_checkpoint(Path(config.checkpoint_dir), dist_env)
+    saved = read_checkpoint(resume_path) if resume_path is not None else None
     lengths = [len(e.input_ids) for e in train_examples]
     capacity, rows_per_step = _budget(lengths, config, device, dist_env.world)
+    if saved is not None and "rows_per_step" in saved["position"]:
+        # The saved plan, not this run's: same rows, same steps, whatever the process count.
+        plan = saved["position"]
+        capacity, rows_per_step = plan["row_tokens"], plan["rows_per_step"]
     epoch_steps = [
         group_steps(plan_rows(lengths, capacity, seed=config.seed * 1000 + epoch), rows_per_step)
         for epoch in range(config.epochs)
@@ -181,39 +164,51 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
         total_steps = min(total_steps, config.max_steps)
 
     backend = _attention.pick_backend(device, os.environ.get("FINETUNE_SDK_ATTENTION"))
-    peft_model = load_lora_model(
-        config.base_model,
-        device=device,
-        lora_rank=config.lora_rank,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.lora_target_modules,
-        quantization=config.quantization,
-    )
+    sharding = _fsdp.choose_sharding(
+        config.sharding, base_model=config.base_model, device=device, world=dist_env.world,
+        quantization=config.quantization, say=hooks.on_event)
+    if sharding == "fsdp":
+        peft_model = _fsdp.load_for_sharding(config, device)
+    else:
+        peft_model = load_lora_model(
+            config.base_model,
+            device=device,
+            lora_rank=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.lora_target_modules,
+            quantization=config.quantization,
+        )
+    if saved is not None:  # into the whole model, before it is wrapped or sharded
+        restore_lora(peft_model, saved)
     module: torch.nn.Module = PackedCausalLM(peft_model, backend=backend)
-    if dist_env.world > 1:
+    names = [n for n, p in module.named_parameters() if p.requires_grad]
+    if sharding == "fsdp":
+        module = _fsdp.shard(module, peft_model, device, dist_env.world)
+    elif sharding == "ddp":
         from torch.nn.parallel import DistributedDataParallel
 
         module = DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None
         )
-    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    # After sharding: FSDP2 replaces each parameter with its DTensor shard.
+    trainable = [p for p in module.parameters() if p.requires_grad]
     optimizer = make_optimizer(trainable, config.learning_rate, device)
     warmup = math.ceil(config.warmup_ratio * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(warmup, total_steps))
 
     step, epoch, step_in_epoch, resumed_from = 0, 0, 0, None
-    resume_path = latest_checkpoint(Path(config.checkpoint_dir))
-    if resume_path is not None:
-        position = load_checkpoint(
-            resume_path, peft_model=peft_model, optimizer=optimizer, scheduler=scheduler
-        )
+    if saved is not None:
+        restore_training(module, optimizer, scheduler, saved, names)
+        position = saved["position"]
         step, epoch, step_in_epoch = position["step"], position["epoch"], position["step_in_epoch"]
         resumed_from = step
         hooks.on_event(f"resumed from checkpoint step {step} ({resume_path.name})")
+    spread = {"none": "", "ddp": f", DDP over {dist_env.world} processes",
+              "fsdp": f", FSDP2 over {dist_env.world} processes"}[sharding]
     hooks.on_event(
-        f"training on {device.type} ({backend} attention): {len(train_examples)} examples, "
-        f"{total_steps} steps, rows of {capacity} tokens x {rows_per_step} per step"
+        f"training on {device.type} ({backend} attention{spread}): {len(train_examples)}"
+        f" examples, {total_steps} steps, rows of {capacity} tokens x {rows_per_step} per step"
     )
 
     autocast = autocast_for(device)
@@ -227,22 +222,28 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
         )
 
     def checkpoint(at_step: int, position: dict[str, int]) -> None:
-        if dist_env.main:
+        if sharding == "fsdp" or dist_env.leader:  # gathering shards takes every rank
+            lora_state = _fsdp.full_lora_state(peft_model)
+            optimizer_state = gather_optimizer_state(module, optimizer)
+        if dist_env.leader:
             path = save_checkpoint(
                 Path(config.checkpoint_dir),
                 at_step,
                 peft_model=peft_model,
                 tokenizer=tokenizer,
-                optimizer=optimizer,
+                lora_state=lora_state,
+                optimizer_state=optimizer_state,
                 scheduler=scheduler,
-                position=position,
+                position={**position, "row_tokens": capacity, "rows_per_step": rows_per_step,
+                          "world_size": dist_env.world, "sharding": sharding},
             )
             hooks.on_checkpoint(path, at_step)
-        _barrier(dist_env)
+        barrier(dist_env)
 
     def evaluate() -> float | None:
         return (
-            _evaluate(module, val_examples, capacity, dist_env, device, autocast)
+            _evaluate(module, val_examples, capacity, dist_env, device, autocast,
+                      lockstep=sharding == "fsdp")
             if val_examples
             else None
         )
@@ -306,7 +307,7 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
             module.train()
         if config.save_every_steps and step % config.save_every_steps == 0 and step < total_steps:
             checkpoint(step, position)
-        if _stop_requested(hooks, dist_env):
+        if stop_requested(hooks, dist_env, device):
             if pending is not None:
                 publish(pending)
             checkpoint(step, position)
@@ -321,10 +322,14 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
         hooks.on_metric({"step": step, "epoch": position["epoch"], "valid_loss": eval_loss})
     checkpoint(step, position)
     output = None
-    if dist_env.main:
+    adapter = peft_model
+    if sharding == "fsdp":
+        adapter = _fsdp.GatheredAdapter(peft_model, _fsdp.full_lora_state(peft_model),
+                                        config.base_model, weight_dtype(device))
+    if dist_env.leader:
         output = write_output(
             config,
-            peft_model=peft_model,
+            peft_model=adapter,
             tokenizer=tokenizer,
             metrics={
                 "steps": step,
@@ -340,47 +345,39 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
                 "row_tokens": capacity,
                 "rows_per_step": rows_per_step,
                 "world_size": dist_env.world,
+                "sharding": sharding,
                 "examples": report.examples,
                 "truncated": report.truncated,
                 "skipped_no_assistant_tokens": report.skipped_no_assistant_tokens,
             },
         )
         hooks.on_event(f"adapter written to {output}")
-    _barrier(dist_env)
+    barrier(dist_env)
     return TrainResult(
         step, trained_tokens, first_loss, final_loss, eval_loss, False, output, resumed_from
     )
 
 
-def _barrier(dist_env: _Dist) -> None:
-    if dist_env.world > 1:
-        torch.distributed.barrier()
-
-
-def _stop_requested(hooks: TrainerHooks, dist_env: _Dist) -> bool:
-    stop = bool(hooks.should_stop())
-    if dist_env.world > 1:  # rank 0 decides for everyone
-        flag = torch.tensor([int(stop)], device="cuda" if torch.cuda.is_available() else "cpu")
-        torch.distributed.broadcast(flag, src=0)
-        stop = bool(flag.item())
-    return stop
-
-
 @torch.no_grad()
-def _evaluate(module, examples, capacity, dist_env, device, autocast) -> float:
+def _evaluate(module, examples, capacity, dist_env, device, autocast, lockstep=False) -> float:
     """Mean loss over every assistant token of the validation examples."""
     # The DDP wrapper would sync buffers on each forward, and ranks may hold different numbers of
-    # validation rows: evaluate with the plain module and reduce the sums once at the end.
-    module = getattr(module, "module", module)
+    # validation rows: evaluate with the plain module and reduce the sums once at the end. FSDP2
+    # cannot be bypassed (each forward gathers weights from all ranks): there every rank runs
+    # the same number of forwards, a rank short of rows repeating one with zero weight.
+    module = module if lockstep else getattr(module, "module", module)
     module.eval()
     rows = plan_rows([len(e.input_ids) for e in examples], capacity, seed=0)
+    mine = [(indices, 1.0) for indices in rows[dist_env.rank :: dist_env.world]]
+    if lockstep:
+        mine += [(rows[0], 0.0)] * (math.ceil(len(rows) / dist_env.world) - len(mine))
     loss = torch.zeros((), device=device)
     count = torch.zeros((), device=device)
-    for indices in rows[dist_env.rank :: dist_env.world]:
+    for indices, weight in mine:
         row = build_row(examples, indices)
         with autocast:
-            loss += module(**row_tensors(row, device)).float()
-        count += row.num_target_tokens
+            loss += module(**row_tensors(row, device)).float() * weight
+        count += row.num_target_tokens * weight
     if dist_env.world > 1:
         torch.distributed.all_reduce(loss)
         torch.distributed.all_reduce(count)

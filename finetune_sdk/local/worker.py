@@ -7,7 +7,10 @@ current step and return; the job then ends CANCELLED (or PAUSED). Any error ends
 one-line reason in the status and the traceback in ``worker.log``. A heartbeat thread stamps the
 status every few seconds so a frozen or vanished worker can be told from a slow one.
 
-Under torchrun every rank runs this module; only rank 0 touches the job directory.
+Under torchrun every rank runs this module; only the node leader (local rank 0) touches the job
+directory. With several nodes each node runs its own job (``nodes``/``node_rank`` in its spec) and
+its leader reports into that job's directory. When a rank dies, the others fail in their next
+collective: the leader then records a failure that says so, with the tail of ``worker.log``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .jobdir import JobDir, now_iso
+from .resume import lost_hint
 
 HEARTBEAT_EVERY_S = 5.0
 
@@ -91,13 +95,32 @@ def _train_config(spec: dict[str, Any], job: JobDir) -> Any:
     )
 
 
-def describe_failure(exc: BaseException) -> str:
+def _peer_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed collective (most often: another rank went away)."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc).lower()
+    return any(s in text for s in ("connection closed by peer", "connection reset by peer",
+                                   "broken pipe"))
+
+
+def describe_failure(exc: BaseException, distributed: bool = False) -> str:
     """One line a user can act on."""
+    if distributed and _peer_lost(exc):
+        return ("a collective between the job's processes failed, usually because another one"
+                " stopped (killed, out of memory or crashed; the torchrun summary at the end of"
+                f" worker.log names its rank): {_first_line(exc)}")
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         where = f" while writing {exc.filename}" if exc.filename else ""
         return f"no space left on device{where}; free disk space and resume the job"
     if isinstance(exc, MemoryError):
         return "out of memory; lower batch_size or max_seq_length and resume the job"
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -114,7 +137,7 @@ def _beat(job: JobDir, stop: threading.Event) -> None:
 def run_job(job_dir: str | Path) -> int:
     """Train the job in ``job_dir`` in this process; returns the exit code."""
     job = JobDir(job_dir)
-    main_rank = int(os.environ.get("RANK", "0")) == 0
+    main_rank = int(os.environ.get("LOCAL_RANK", "0")) == 0  # this node's leader
     spec = job.read_spec()
     train_config = spec.get("train_config", {})
     hooks = _JobHooks(job, train_config.get("epochs", 1), train_config.get("max_steps"))
@@ -146,10 +169,15 @@ def _run(job: JobDir, spec: dict[str, Any], hooks: _JobHooks, main_rank: bool) -
         traceback.print_exc(file=sys.stderr)
         stop_beat.set()
         if main_rank:
-            message = redact(describe_failure(exc))
-            job.update_status(status="failed", finished_at=now_iso(),
-                              error={"message": message, "code": type(exc).__name__})
-            job.append_event(message, level="error", type="status")
+            distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+            message = redact(describe_failure(exc, distributed))
+            error = {"message": message, "code": type(exc).__name__}
+            if distributed:  # the cause may be another rank's output, not this traceback
+                steps = job.checkpoint_steps()
+                error.update(message=f"{message}; {lost_hint(steps[-1] if steps else None)}",
+                             code="rank_failed", log_tail=redact(job.log_tail()))
+            job.update_status(status="failed", finished_at=now_iso(), error=error)
+            job.append_event(error["message"], level="error", type="status")
         return 1
     finally:
         if threads is not None:  # matters only when run in-process (tests)
