@@ -16,8 +16,8 @@ from typing import Any
 
 from .app import fail
 
-__all__ = ["existing_intent", "merge_options", "parse_options", "parse_target_modules",
-           "report_intent", "resolve_method"]
+__all__ = ["existing_intent", "local_flag_options", "merge_options", "parse_options",
+           "parse_target_modules", "report_intent", "resolve_method"]
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
@@ -70,6 +70,36 @@ def merge_options(given: dict[str, Any], from_flags: dict[str, Any]) -> dict[str
             fail(f"--option {key}={given[key]!r} contradicts the flag that sets {key}={value!r};"
                  " keep one")
     return {**given, **from_flags}
+
+
+def local_flag_options(*, gpus: int | None, max_steps: int | None, qlora: bool, fsdp: bool,
+                       nodes: int | None, node_rank: int | None, master_addr: str | None,
+                       master_port: int | None) -> tuple[dict[str, Any], list[str]]:
+    """The local-only flags as ``LocalOptions`` values, and the names of those given.
+
+    Refuses combinations that cannot run, naming the flags (``LocalOptions`` would refuse them
+    too, but by option name and after the client is built).
+    """
+    given = [flag for flag, value in (
+        ("--gpus", gpus), ("--max-steps", max_steps), ("--qlora", qlora or None),
+        ("--fsdp", fsdp or None), ("--nodes", nodes), ("--node-rank", node_rank),
+        ("--master-addr", master_addr), ("--master-port", master_port)) if value is not None]
+    several = nodes is not None and nodes > 1
+    if several and not master_addr:
+        fail(f"--nodes {nodes} needs --master-addr HOST: the address of node 0, reachable from"
+             " every node (and --node-rank R on each node)")
+    if not several and (node_rank is not None or master_addr or master_port):
+        fail("--node-rank, --master-addr and --master-port go with --nodes M (M > 1)")
+    if several and node_rank is not None and node_rank >= nodes:
+        fail(f"--node-rank {node_rank}: nodes are numbered 0 to {nodes - 1}")
+    if fsdp and qlora:
+        fail("--fsdp cannot shard a 4-bit base: drop --qlora or --fsdp")
+    if fsdp and (gpus or 1) * (nodes or 1) < 2:
+        fail("--fsdp shards over several processes: add --gpus N (N > 1) or --nodes M")
+    options = {"gpus": gpus, "max_steps": max_steps, "quantization": "nf4" if qlora else None,
+               "sharding": "fsdp" if fsdp else None, "nodes": nodes, "node_rank": node_rank,
+               "master_addr": master_addr, "master_port": master_port}
+    return {k: v for k, v in options.items() if v is not None}, given
 
 
 def parse_target_modules(text: str | None) -> list[str] | None:

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from ._train_flags import (
     existing_intent,
+    local_flag_options,
     merge_options,
     parse_options,
     parse_target_modules,
@@ -78,7 +79,21 @@ def train_command(
         "--option", help="Provider option key=value (repeat), e.g. flavor=a10g-small,"
         " backend=sdk, text_column=messages; numbers, true/false and JSON are parsed.")] = None,
     gpus: Annotated[int | None, typer.Option(
-        "--gpus", min=1, help="Local: GPUs to use (more than one runs torchrun/DDP).")] = None,
+        "--gpus", min=1, help="Local: GPUs to use, per node (more than one runs torchrun).")]
+    = None,
+    fsdp: Annotated[bool, typer.Option(
+        "--fsdp", help="Local: shard base and LoRA weights and optimizer state over the"
+        " processes (FSDP2); default: only when the base would not fit one GPU.")] = False,
+    nodes: Annotated[int | None, typer.Option(
+        "--nodes", min=1, help="Local: machines in the run; start the same command on each"
+        " with its --node-rank.")] = None,
+    node_rank: Annotated[int | None, typer.Option(
+        "--node-rank", min=0, help="Local: this machine's number, 0 to nodes-1.")] = None,
+    master_addr: Annotated[str | None, typer.Option(
+        "--master-addr", help="Local: address of node 0, reachable from every node.")] = None,
+    master_port: Annotated[int | None, typer.Option(
+        "--master-port", min=1, max=65535, help="Local: rendezvous port on node 0 (default"
+        " 29500).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1,
                                                   help="Local: stop after N steps.")] = None,
     qlora: Annotated[bool, typer.Option(
@@ -129,12 +144,14 @@ def train_command(
     # Checked here, before any client exists, so a bad value names its flag (--lr ...).
     Hyperparameters.model_validate(hyperparameters)
     options = parse_options(option)
+    local_options, local_flags = local_flag_options(
+        gpus=gpus, max_steps=max_steps, qlora=qlora, fsdp=fsdp, nodes=nodes,
+        node_rank=node_rank, master_addr=master_addr, master_port=master_port)
     if provider == "local":
-        options = merge_options(options, _hyperparameters(
-            gpus=gpus, max_steps=max_steps, quantization="nf4" if qlora else None))
+        options = merge_options(options, local_options)
         check_local_folder(base_model, provider)
-    elif gpus is not None or max_steps is not None or qlora:
-        fail("--gpus, --max-steps and --qlora apply to --provider local only")
+    elif local_flags:
+        fail(f"{', '.join(local_flags)} apply to --provider local only")
     spec = JobSpec(
         base_model=base_model, training_file=file, validation_file=validation_file,
         method=method, hyperparameters=hyperparameters, options=options or None,

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..errors import (
     ConfigurationError,
@@ -55,6 +55,9 @@ _TRAINER_HYPERPARAMETERS = ("epochs", "learning_rate", "batch_size", "lora_rank"
                             "max_seq_length", "seed")
 
 
+_MULTINODE = ("nodes", "node_rank", "master_addr", "master_port")
+
+
 class LocalOptions(ProviderOptions):
     """How and where the local trainer runs."""
 
@@ -77,6 +80,31 @@ class LocalOptions(ProviderOptions):
     full-precision base like any other; ``merge`` reloads the base in full precision."""
     python: str | None = None
     """Interpreter for the worker (default: this one)."""
+    sharding: Literal["auto", "ddp", "fsdp"] = "auto"
+    """With several processes: ``"ddp"`` keeps a whole copy of the model per GPU, ``"fsdp"``
+    shards base and LoRA weights and optimizer state over them (FSDP2), ``"auto"`` shards when
+    the base would not fit one GPU (never on CPU). See docs/scale.md."""
+    nodes: int = Field(1, ge=1)
+    """Machines in the run; each starts its own job with its ``node_rank`` (``gpus`` per node)."""
+    node_rank: int | None = Field(None, ge=0)
+    master_addr: str | None = None
+    """Address of node 0, reachable from every node (with ``nodes`` > 1)."""
+    master_port: int | None = Field(None, ge=1, le=65535)
+    """Port on node 0 for torchrun's rendezvous (default 29500)."""
+
+    @model_validator(mode="after")
+    def _check_spread(self) -> LocalOptions:
+        if self.nodes > 1 and not self.master_addr:
+            raise ValueError("nodes > 1 needs master_addr, the address of node 0")
+        if self.nodes == 1 and (self.node_rank or self.master_addr or self.master_port):
+            raise ValueError("node_rank, master_addr and master_port apply to nodes > 1 only")
+        if self.node_rank is not None and self.node_rank >= self.nodes:
+            raise ValueError(f"node_rank must be below nodes={self.nodes}")
+        if self.sharding == "fsdp" and self.quantization:
+            raise ValueError("sharding='fsdp' cannot shard a 4-bit base (quantization='nf4')")
+        if self.sharding == "fsdp" and (self.gpus or 1) * self.nodes < 2:
+            raise ValueError("sharding='fsdp' needs several processes: gpus > 1 or nodes > 1")
+        return self
 
 
 class LocalProvider(Provider):
@@ -184,7 +212,8 @@ class LocalProvider(Provider):
             config = {**TINY_DEFAULTS, **config}
         config.update(device=options.device, merge=options.merge,
                       gradient_accumulation_steps=options.gradient_accumulation_steps)
-        for key in ("max_steps", "save_every_steps", "eval_every_steps", "quantization"):
+        for key in ("max_steps", "save_every_steps", "eval_every_steps", "quantization",
+                    "sharding"):
             if getattr(options, key) is not None:
                 config[key] = getattr(options, key)
         if "save_every_steps" not in config and examples:
@@ -207,6 +236,7 @@ class LocalProvider(Provider):
             "output_name": spec.output_name,
             "gpus": options.gpus,
             "python": options.python,
+            **options.model_dump(include=set(_MULTINODE)),
             "created_at": now_iso(),
         })
         job.update_status(status="queued", created_at=now_iso(), attempts=0)
@@ -217,7 +247,8 @@ class LocalProvider(Provider):
     def _launch(self, job: JobDir) -> None:
         spec = job.read_spec()
         try:
-            pid = start_worker(job, gpus=spec.get("gpus"), python=spec.get("python"))
+            pid = start_worker(job, gpus=spec.get("gpus"), python=spec.get("python"),
+                               **{k: spec.get(k) for k in _MULTINODE})
         except OSError as exc:
             job.update_status(status="failed", finished_at=now_iso(),
                               error={"message": f"could not start the worker: {exc}",
