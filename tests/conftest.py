@@ -30,4 +30,13 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
     for name in _VENDOR_ENV:
         monkeypatch.delenv(name, raising=False)
+    # A developer's own `hf auth login` token must not reach the tests (the SDK reads it).
+    monkeypatch.setenv("HF_HOME", str(home / "hf-home"))
+    try:
+        import huggingface_hub.constants as hf_constants
+    except ImportError:
+        return home
+    monkeypatch.setattr(hf_constants, "HF_TOKEN_PATH", str(home / "hf-home" / "token"))
+    monkeypatch.setattr(hf_constants, "HF_STORED_TOKENS_PATH",
+                        str(home / "hf-home" / "stored_tokens"))
     return home
