@@ -71,6 +71,10 @@ def derive_client_ref(provider: str, spec: JobSpec) -> str:
                  "options", "extra_body"},
         serialize_as_any=True,
     )
+    # Typed options count by what was set, not by their defaults: a release that adds an option
+    # with a default must not turn a rerun of an old script into a new (paid) intent.
+    if hasattr(spec.options, "model_dump"):
+        intent["options"] = spec.options.model_dump(mode="json", exclude_defaults=True)
     intent["provider"] = provider
     intent["training_file"] = _data_identity(spec.training_file)
     intent["validation_file"] = _data_identity(spec.validation_file)

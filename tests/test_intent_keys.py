@@ -209,3 +209,14 @@ def test_a_claim_taken_over_while_uploading_is_never_sent(tmp_path) -> None:
         create_job(provider, spec, ledger=ledger, prepare=slow_upload)
     assert provider.control.job_count() == 0
     assert ledger.get("taken").owner == "worker-2.internal:7:7:7"
+
+
+def test_typed_options_count_by_what_was_set_not_by_their_defaults(data) -> None:
+    """A new option with a default (a later release) must not change an old script's key."""
+    from finetune_sdk.providers.local import LocalOptions
+
+    typed = JobSpec(base_model="m", training_file=data, options=LocalOptions(max_steps=5))
+    plain = JobSpec(base_model="m", training_file=data, options={"max_steps": 5})
+    assert key(typed, "local") == key(plain, "local")
+    other = JobSpec(base_model="m", training_file=data, options=LocalOptions(max_steps=6))
+    assert key(other, "local") != key(typed, "local")
