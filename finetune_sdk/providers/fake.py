@@ -138,7 +138,8 @@ class FakeProvider(Provider):
 
         # Read it as the real adapters do (they convert to the vendor's JSONL first), so a CSV
         # or a broken line fails here too, with the line number, and not only in production.
-        kind = "preference" if detect_format(path) == "preference" else "chat"
+        kind: Literal["chat", "preference"] = (
+            "preference" if detect_format(path) == "preference" else "chat")
         lines = sum(1 for _ in iter_examples(path))
         data = Path(path).read_bytes()
         self.retry.call(lambda: self._request("POST /files"))

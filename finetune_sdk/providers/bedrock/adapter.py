@@ -140,6 +140,7 @@ class BedrockProvider(Provider):
         self.timeout = timeout
         self._region = setting(region, "AWS_REGION", "AWS_DEFAULT_REGION")
         where = setting(bucket, BUCKET_ENV)
+        self.bucket: str | None
         self.bucket, self.prefix = aws.parse_s3(where) if where else (None, "")
         self.role_arn = setting(role_arn, ROLE_ENV)
         self.output_uri = setting(output_uri, OUTPUT_ENV)

@@ -129,7 +129,7 @@ def translate_error(exc: BaseException, secrets: Iterable[str | None] = ()) -> B
     return exc
 
 
-def _client_error(exc: Any, secrets: list[str]) -> APIError:
+def _client_error(exc: Any, secrets: list[str | None]) -> APIError:
     response = getattr(exc, "response", None) or {}
     error = response.get("Error") or {}
     meta = response.get("ResponseMetadata") or {}

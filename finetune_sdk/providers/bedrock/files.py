@@ -19,7 +19,7 @@ from typing import Any
 
 from ...errors import ConfigurationError, DatasetError, UnsupportedFeatureError
 from ...types import DatasetRef
-from .dataset import SCHEMAS, write_wire_jsonl
+from .dataset import SCHEMAS, Schema, write_wire_jsonl
 from .models import Family
 
 __all__ = ["check_data", "s3_uri", "upload_variants"]
@@ -36,7 +36,7 @@ def upload_variants(source: Path, *, bucket: str, prefix: str, purpose: str,
         if method != "sft":
             raise unsupported("preference (DPO) data", "Bedrock fine-tuning is supervised only.")
 
-    wires: dict[str, bytes] = {}
+    wires: dict[Schema, bytes] = {}
     skipped: dict[str, str] = {}
     count = 0
     for schema in SCHEMAS:

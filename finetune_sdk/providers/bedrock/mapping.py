@@ -135,7 +135,7 @@ def metrics_of(raw: dict[str, Any]) -> list[MetricPoint]:
     """The final training/validation loss Bedrock reports on a finished job (no curve: the
     per-step metrics are CSV files under the job's outputDataConfig S3 prefix)."""
     train = (raw.get("trainingMetrics") or {}).get("trainingLoss")
-    valid = [v.get("validationLoss") for v in raw.get("validationMetrics") or []
+    valid: list[Any] = [v.get("validationLoss") for v in raw.get("validationMetrics") or []
              if isinstance(v, dict) and v.get("validationLoss") is not None]
     if train is None and not valid:
         return []

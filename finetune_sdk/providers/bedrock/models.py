@@ -15,10 +15,13 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigurationError
 from ...types import Hyperparameters
+
+if TYPE_CHECKING:
+    from .dataset import Schema
 
 __all__ = ["FAMILIES", "Family", "family_for", "hyper_parameters", "regions_for"]
 
@@ -29,7 +32,7 @@ class Family:
 
     name: str
     prefixes: tuple[str, ...]
-    schema: str
+    schema: Schema
     names: dict[str, tuple[str, float | None, float | None]]
     """Our Hyperparameters field -> (Bedrock name, minimum, maximum)."""
     extra: dict[str, tuple[float, float]] = field(default_factory=dict)

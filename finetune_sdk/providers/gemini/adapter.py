@@ -144,6 +144,7 @@ class GeminiProvider(Provider):
             )
         self.location = setting(location, "GOOGLE_CLOUD_LOCATION") or DEFAULT_LOCATION
         bucket_setting = setting(bucket, BUCKET_ENV)
+        self.bucket: str | None
         self.bucket, self.prefix = (
             storage.parse_bucket(bucket_setting) if bucket_setting else (None, "")
         )
@@ -325,7 +326,10 @@ class GeminiProvider(Provider):
                 config["page_token"] = token
             if filter:
                 config["filter"] = filter
-            pager = self._call(lambda cfg=config: self._client().tunings.list(config=cfg))
+            def list_page(cfg: dict[str, Any] = config) -> Any:
+                return self._client().tunings.list(config=cfg)
+
+            pager = self._call(list_page)
             for item in pager.page:
                 yield mapping.job_from_vertex(item)
                 yielded += 1
@@ -366,13 +370,14 @@ class GeminiProvider(Provider):
                 "tuned_model"
             ) or {}
         endpoint, model = tuned.get("endpoint"), tuned.get("model")
-        if not (endpoint or model):
+        tuned_id = endpoint or model
+        if not tuned_id:
             raise NotFoundError(
                 f"Vertex job {job.id} reports no tuned model yet (state {job.provider_status})",
                 provider=self.name,
             )
         return ModelRef(
-            id=endpoint or model,
+            id=tuned_id,
             provider=self.name,
             base_model=job.base_model,
             job_id=job.id,

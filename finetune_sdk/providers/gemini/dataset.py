@@ -57,7 +57,7 @@ def _parts(message: dict[str, Any], field: str) -> list[dict[str, str]]:
 
 def _contents(messages: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[dict]]:
     system: dict[str, Any] | None = None
-    contents = []
+    contents: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         role = message.get("role")
         if role == "system":

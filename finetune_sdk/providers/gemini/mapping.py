@@ -21,7 +21,7 @@ from ...errors import (
     status_error,
 )
 from ...retry import parse_retry_after
-from ...types import Job, JobFailure, JobStatus, MetricPoint
+from ...types import Job, JobFailure, JobStatus, Method, MetricPoint
 from .._wire import wire_parser
 
 __all__ = [
@@ -123,7 +123,7 @@ def job_from_vertex(tj: Any) -> Job:
         error = JobFailure(message=tj.error.message or "no message", code=_raw(tj.error.code))
     labels = dict(tj.labels or {})
     tuned = tj.tuned_model
-    method = "dpo" if tj.preference_optimization_spec is not None else "sft"
+    method: Method = "dpo" if tj.preference_optimization_spec is not None else "sft"
     return Job(
         id=tj.name or "",
         provider=PROVIDER,

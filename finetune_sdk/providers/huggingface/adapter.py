@@ -290,9 +290,11 @@ class HuggingFaceProvider(Provider):
         url: str | None = f"{self.endpoint}/api/jobs/{self.namespace}"
         yielded = 0
         while url:
-            items, url = self._call(
-                lambda page_url=url, page_params=params: mapping.fetch_page(
-                    page_url, page_params, self._token.get_secret_value()))
+            def page(page_url: str = url, page_params: list[tuple[str, str]] = params
+                     ) -> tuple[list[Any], str | None]:
+                return mapping.fetch_page(page_url, page_params, self._token.get_secret_value())
+
+            items, url = self._call(page)
             params = []  # the next link carries the query already
             for item in items:
                 yield mapping.job_from_info(mapping.job_info(

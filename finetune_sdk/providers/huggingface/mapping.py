@@ -124,7 +124,7 @@ def fetch_page(url: str, params: list[tuple[str, str]], token: str) -> tuple[lis
     """One page of ``GET /api/jobs/{ns}``: (items, next page URL or None)."""
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-    response = get_session().get(url, params=params or None,
+    response = get_session().get(url, params=tuple(params) or None,
                                  headers=build_hf_headers(token=token, library_name="finetune-sdk"))
     hf_raise_for_status(response)
     next_url = response.links.get("next", {}).get("url")

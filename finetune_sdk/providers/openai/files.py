@@ -168,8 +168,10 @@ def _remove_orphans(
 
     for file_id in _quietly(orphans, f"list files to find orphans of {filename}") or []:
         log.info("deleting %s, left behind by a failed upload of %s", file_id, filename)
-        _quietly(lambda f=file_id: call(lambda: client.files.delete(f)),
-                 f"delete orphan file {file_id}")
+        def delete(f: str = file_id) -> Any:
+            return call(lambda: client.files.delete(f))
+
+        _quietly(delete, f"delete orphan file {file_id}")
 
 
 def _quietly(fn: Callable[[], Any], what: str) -> Any:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
 from ..._http import call_translated
 from ...config import resolve_secret, setting
 from ...types import ModelRef
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = ["chat"]
 
@@ -47,9 +50,11 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
             if http_client is None:
                 _clients[cache_key] = client
     body = {k: v for k, v in params.items() if v is not None}
+    # Plain dicts: the SDK's TypedDicts (one per role) describe the same JSON.
+    wire = cast("list[ChatCompletionMessageParam]", messages)
     # call_translated raises ours outside the except: the SDK's error (its request carries the
     # key) never ends up on __context__.
     response = call_translated(
-        lambda: client.chat.completions.create(model=model_ref.id, messages=messages, **body),
+        lambda: client.chat.completions.create(model=model_ref.id, messages=wire, **body),
         lambda exc: translate_error(exc, [key.get_secret_value()]))
     return response.choices[0].message.content or ""

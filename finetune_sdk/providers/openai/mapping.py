@@ -14,7 +14,16 @@ from typing import Any
 
 from ...errors import APIError, APIResponseValidationError, redact, redact_body, status_error
 from ...retry import parse_retry_after
-from ...types import Checkpoint, Job, JobEvent, JobFailure, JobSpec, JobStatus, MetricPoint
+from ...types import (
+    Checkpoint,
+    Job,
+    JobEvent,
+    JobFailure,
+    JobSpec,
+    JobStatus,
+    Method,
+    MetricPoint,
+)
 from .._wire import wire_parser
 
 __all__ = [
@@ -49,7 +58,7 @@ STATUS_MAP: dict[str, JobStatus] = {
 }
 
 _METHOD_TYPES = {"sft": "supervised", "dpo": "dpo"}
-_METHODS_BACK = {"supervised": "sft", "dpo": "dpo"}
+_METHODS_BACK: dict[str, Method] = {"supervised": "sft", "dpo": "dpo"}
 _LEVELS = {"info": "info", "warn": "warning", "warning": "warning", "error": "error"}
 
 

@@ -36,10 +36,11 @@ __all__ = [
 
 PROVIDER = "openai"
 
-_FACTS = load_facts(PROVIDER)
-assert _FACTS is not None and _FACTS.new_jobs_until is not None  # shipped with the package
+_LOADED = load_facts(PROVIDER)
+assert _LOADED is not None and _LOADED.new_jobs_until is not None  # shipped with the package
+_FACTS: ProviderFacts = _LOADED
 
-NEW_JOBS_UNTIL: date = _FACTS.new_jobs_until
+NEW_JOBS_UNTIL: date = _LOADED.new_jobs_until
 """OpenAI accepts no new fine-tuning jobs from this day on (deprecations page, 2026-05-07)."""
 
 

@@ -8,13 +8,16 @@ adapters of some bases; otherwise Together answers with an error, which is passe
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
 from ..._http import call_translated
 from ...config import resolve_secret, setting
 from ...types import ModelRef
+
+if TYPE_CHECKING:
+    from together.types.chat import ChatCompletionMessageParam
 
 __all__ = ["chat"]
 
@@ -52,8 +55,10 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *,
             if http_client is None:
                 _clients[(key, root, timeout)] = client
     body = {k: v for k, v in params.items() if v is not None}
+    # Plain dicts: the SDK's TypedDicts (one per role) describe the same JSON.
+    wire = cast("list[ChatCompletionMessageParam]", messages)
     response = call_translated(
         lambda: ensure_parsed(client.chat.completions.create(
-            model=model_ref.id, messages=messages, **body), [key]),
+            model=model_ref.id, messages=wire, **body), [key]),
         lambda exc: translate_error(exc, [key]))
     return response.choices[0].message.content or ""
