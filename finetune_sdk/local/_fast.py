@@ -57,7 +57,8 @@ def fuse_lora_linears(peft_model: Any) -> int:
     patched = 0
     for module in peft_model.modules():
         if type(module) is LoraLinear:
-            module.forward = MethodType(_fused_forward, module)
+            # An instance attribute shadows the class's forward: mypy only allows that by name.
+            module.forward = MethodType(_fused_forward, module)  # type: ignore[method-assign]
             patched += 1
     return patched
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -125,7 +125,9 @@ def shard(module: torch.nn.Module, peft_model: Any, device: torch.device,
     for sub in list(causal_lm.modules()):
         if type(sub).__name__ in blocks:
             fully_shard(sub, mesh=mesh)
-    return fully_shard(module, mesh=mesh)
+    # fully_shard returns the module itself, its class now a subclass of FSDPModule and of the
+    # module's own class; torch types the result as FSDPModule only.
+    return cast(torch.nn.Module, fully_shard(module, mesh=mesh))
 
 
 def full_lora_state(peft_model: Any) -> dict[str, torch.Tensor]:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from ._model import row_tensors
 from .packing import PackedRow
+
+if TYPE_CHECKING:
+    from torch.distributed.fsdp import FSDPModule
+    from torch.nn.parallel import DistributedDataParallel
 
 
 def lr_factor(warmup: int, total: int):
@@ -69,9 +74,9 @@ def train_step(
         last = index == len(mine) - 1
         no_sync: AbstractContextManager = nullcontext()
         if world > 1 and sharded:
-            module.set_requires_gradient_sync(last)
+            cast("FSDPModule", module).set_requires_gradient_sync(last)
         elif world > 1 and not last:
-            no_sync = module.no_sync()
+            no_sync = cast("DistributedDataParallel", module).no_sync()
         with no_sync:
             with autocast:
                 row_loss = module(**row_tensors(row, device))

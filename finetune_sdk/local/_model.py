@@ -45,7 +45,8 @@ def load_lora_model(
     model = AutoModelForCausalLM.from_pretrained(str(base_model), **kwargs)
     model.config.use_cache = False
     if quantization is None:
-        model.to(device)
+        # transformers wraps .to() with functools.wraps; typeshed's _Wrapped drops the binding.
+        model.to(device)  # type: ignore[arg-type]
     else:
         from peft import prepare_model_for_kbit_training
 

@@ -81,7 +81,8 @@ def load_local_model(model: str) -> tuple[Any, Any]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation continues from the right end of every row
-    loaded.to(device).eval()
+    # transformers wraps .to() with functools.wraps; typeshed's _Wrapped drops the binding.
+    loaded.to(device).eval()  # type: ignore[arg-type]
     _CACHE[key] = (loaded, tokenizer)
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

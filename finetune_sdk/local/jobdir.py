@@ -132,7 +132,7 @@ class JobDir:
     # -- streams ---------------------------------------------------------------------------
     def append_event(self, message: str, *, level: str = "info", type: str | None = None,
                      data: dict[str, Any] | None = None) -> None:
-        record = {"created_at": now_iso(), "level": level, "message": message}
+        record: dict[str, Any] = {"created_at": now_iso(), "level": level, "message": message}
         if type:
             record["type"] = type
         if data:

@@ -108,7 +108,7 @@ def worker_gone(status: dict) -> bool:
 
 def signal_worker(pid: int | None, sig: int = signal.SIGTERM) -> bool:
     """Signal the worker's whole process group (torchrun and its ranks); False if none."""
-    if not pid_alive(pid):
+    if pid is None or not pid_alive(pid):
         return False
     try:
         os.killpg(os.getpgid(pid), sig)

@@ -198,7 +198,7 @@ def train(config: TrainConfig, hooks: TrainerHooks) -> TrainResult:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(warmup, total_steps))
 
     step, epoch, step_in_epoch, resumed_from = 0, 0, 0, None
-    if saved is not None:
+    if saved is not None and resume_path is not None:  # saved was read from resume_path
         restore_training(module, optimizer, scheduler, saved, names)
         position = saved["position"]
         step, epoch, step_in_epoch = position["step"], position["epoch"], position["step_in_epoch"]
