@@ -90,7 +90,7 @@ def local_flag_options(*, gpus: int | None, max_steps: int | None, qlora: bool, 
              " every node (and --node-rank R on each node)")
     if not several and (node_rank is not None or master_addr or master_port):
         fail("--node-rank, --master-addr and --master-port go with --nodes M (M > 1)")
-    if several and node_rank is not None and node_rank >= nodes:
+    if nodes is not None and nodes > 1 and node_rank is not None and node_rank >= nodes:
         fail(f"--node-rank {node_rank}: nodes are numbered 0 to {nodes - 1}")
     if fsdp and qlora:
         fail("--fsdp cannot shard a 4-bit base: drop --qlora or --fsdp")

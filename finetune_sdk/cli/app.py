@@ -103,7 +103,7 @@ def _os_error_message(exc: OSError) -> str:
     home = os.environ.get("FINETUNE_SDK_HOME")
     hint = " (FINETUNE_SDK_HOME: point it to a folder you can write)" if home and (
         os.path.abspath(path) == os.path.abspath(home)) else ""
-    reasons = {
+    reasons: dict[int | None, str] = {
         errno.ENOENT: f"no such file or folder: {path}",
         errno.EISDIR: f"{path} is a folder; expected a file",
         errno.ENOTDIR: f"{path}: a part of this path is a file, not a folder",

@@ -70,7 +70,7 @@ def models_command(
     on = today()
     models = list(facts.models)
     live_dates, why = _live_dates(name, models) if live else ({}, None)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for model in models:
         shutdown = (live_dates.get(model.id) or {}).get("shutdown") or model.shutdown
         rows.append({

@@ -197,7 +197,7 @@ def convert_command(
     """Write a dataset in a provider's wire format (or another input format)."""
     from ..data.convert import convert_file
 
-    options = {"column": column} if column is not None else {}
+    options: dict[str, Any] = {"column": column} if column is not None else {}
     _check_target(to)
     _require_examples(file)
     output_path(output, "--output", sources=(file,))

@@ -200,14 +200,15 @@ def _row_client(ident: str, provider: str | None) -> tuple[Any, str]:
     from ..ledger import Ledger
 
     row = DeploymentStore(Ledger()).find(ident, provider)
-    if row is None and provider is None:
-        fail(f"deployment {ident!r} is not in the ledger: pass --provider to ask the vendor",
-             EXIT_API)
-    if row is not None and not row.deployment_id:
+    if row is None:
+        if provider is None:
+            fail(f"deployment {ident!r} is not in the ledger: pass --provider to ask the vendor",
+                 EXIT_API)
+        return Client(provider), ident
+    if not row.deployment_id:
         fail(f"deployment {ident!r} has no vendor id yet (status {row.status}); run"
              " `finetune deployments --refresh` later")
-    client = Client(row.provider if row is not None else provider)
-    return client, row.deployment_id if row is not None else ident
+    return Client(row.provider), row.deployment_id
 
 
 @command("undeploy")
