@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import (
     ConfigurationError,
@@ -30,6 +30,9 @@ from .errors import (
 )
 from .retry import RetryPolicy
 from .types import ModelRef
+
+if TYPE_CHECKING:
+    from .deployments.model import Deployment
 
 __all__ = ["JOB_ID_SHAPES", "Messages", "as_messages", "as_model_ref", "chat", "chat_many",
            "guess_provider", "job_model_ref", "job_provider", "resolve_target"]
@@ -98,7 +101,7 @@ def as_model_ref(model: ModelRef | str | Any, provider: str | None = None) -> Mo
     if hasattr(model, "model_ref") and hasattr(model, "endpoint"):  # a Deployment
         from .deployments.api import note_use
 
-        note_use(model)
+        note_use(cast("Deployment", model))
         model = model.model_ref()
     if isinstance(model, ModelRef):
         if provider and provider != model.provider:

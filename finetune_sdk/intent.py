@@ -73,7 +73,7 @@ def derive_client_ref(provider: str, spec: JobSpec) -> str:
     )
     # Typed options count by what was set, not by their defaults: a release that adds an option
     # with a default must not turn a rerun of an old script into a new (paid) intent.
-    if hasattr(spec.options, "model_dump"):
+    if spec.options is not None and hasattr(spec.options, "model_dump"):
         intent["options"] = spec.options.model_dump(mode="json", exclude_defaults=True)
     intent["provider"] = provider
     intent["training_file"] = _data_identity(spec.training_file)

@@ -11,6 +11,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 from ..errors import ConfigurationError, ProviderNotInstalledError
@@ -98,6 +99,7 @@ class Bootstrap:
 
     def __init__(self, n: int, *, seed: int = 0, n_boot: int = 1000, level: float = 0.95):
         self.n, self.n_boot, self.level = n, n_boot, level
+        np: ModuleType | None
         try:
             import numpy as np
         except ImportError:

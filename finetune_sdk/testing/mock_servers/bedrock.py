@@ -210,9 +210,9 @@ class BedrockMockServer(DeploymentRoutes, MockServer):
         return self.json(200, page)
 
     def _summary(self, job: dict[str, Any]) -> dict[str, Any]:
-        summary = {k: job[k] for k in ("jobArn", "baseModelArn", "jobName", "status",
-                                       "statusDetails", "creationTime", "lastModifiedTime",
-                                       "customizationType") if k in job}
+        keys = ("jobArn", "baseModelArn", "jobName", "status", "statusDetails", "creationTime",
+                "lastModifiedTime", "customizationType")
+        summary: dict[str, Any] = {k: job[k] for k in keys if k in job}
         summary["customModelName"] = job["outputModelName"]
         if job.get("outputModelArn"):
             summary["customModelArn"] = job["outputModelArn"]
@@ -294,13 +294,13 @@ class BedrockMockServer(DeploymentRoutes, MockServer):
         if status not in raw:
             raise ValueError(f"Bedrock jobs have no {status.value} state")
         with self.lock:
-            job = self._job(job_id)
-            if raw[status] is None:  # back to validating
+            job, state = self._job(job_id), raw[status]
+            if state is None:  # back to validating
                 job["status"] = "InProgress"
                 job["statusDetails"] = {s: {"status": "NotStarted"} for s in _STEPS}
                 job["statusDetails"]["validationDetails"]["status"] = "InProgress"
             else:
-                self._set(job, raw[status], training=True)
+                self._set(job, state, training=True)
 
     def fail_job(self, job_id: str, message: str) -> None:
         with self.lock:

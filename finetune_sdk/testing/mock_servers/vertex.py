@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 
@@ -278,8 +278,9 @@ class VertexMockServer(EndpointRoutes, MockServer):
         head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
         message = BytesParser(policy=HTTP).parsebytes(head + request.content)
         metadata_part, media_part = list(message.iter_parts())
-        metadata = json.loads(metadata_part.get_payload(decode=True))
-        data = media_part.get_payload(decode=True)
+        # decode=True on a non-multipart part gives bytes; typeshed's overloads cannot tell.
+        metadata = json.loads(cast(bytes, metadata_part.get_payload(decode=True)))
+        data = cast(bytes, media_part.get_payload(decode=True))
         self.objects[f"gs://{bucket}/{metadata['name']}"] = data
         return self.json(200, {"kind": "storage#object", "bucket": bucket,
                                "name": metadata["name"], "size": str(len(data)),
