@@ -12,9 +12,12 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .app import fail
+
+if TYPE_CHECKING:
+    from ..types import Method
 
 __all__ = ["existing_intent", "local_flag_options", "merge_options", "parse_options",
            "parse_target_modules", "report_intent", "resolve_method"]
@@ -126,7 +129,7 @@ def _kind(path: Path) -> str | None:
 
 
 def resolve_method(method: str | None, beta: float | None, file: Path,
-                   validation_file: Path | None) -> str:
+                   validation_file: Path | None) -> Method:
     """The training method: ``--method`` checked against the file, or inferred from it (and
     said on stderr). A preference file is never trained as SFT, nor chat data as DPO."""
     if method is not None and method not in ("sft", "dpo"):
@@ -152,7 +155,7 @@ def resolve_method(method: str | None, beta: float | None, file: Path,
                  f" {method}: pass a validation file of the same kind as the training file")
     if beta is not None and method != "dpo":
         fail("--beta is the DPO temperature: it needs --method dpo (and a preference file)")
-    return method
+    return cast("Method", method)  # sft or dpo: anything else was refused above
 
 
 def existing_intent(client: Any, spec: Any, *, new: bool) -> Any:
