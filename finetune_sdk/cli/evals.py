@@ -236,6 +236,9 @@ def eval_command(
                                        f" ({n} example{'' if n == 1 else 's'})"))
     if report.ci_note:
         err_console.print(f"[yellow]note:[/] {escape(report.ci_note)}", highlight=False)
+    from ..evaluate.report import flips_line
+
+    console.print(flips_line(report.aggregates["flips"]), highlight=False, markup=False)
     calls = report.new_calls
     console.print(f"model calls this run: base {calls['base']}, tuned {calls['tuned']}"
                   " (the rest came from the cache)", highlight=False)

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import ConfigurationError, DatasetError
 from ..inference import as_model_ref, chat, chat_many
 from ..types import ModelRef
+from .flips import flips
 from .metrics import (
     DEFAULT_METRICS,
     HIGHER_IS_BETTER,
@@ -164,7 +165,8 @@ def compare(base: ModelRef | str, tuned: ModelRef | str, heldout: str | Path, *,
             max_concurrency: int = 4, cache: str | Path | None | bool = None,
             params: dict[str, Any] | None = None, win_metric: str | None = None,
             seed: int = 0, n_boot: int = 1000, system_prompt: str | None = None,
-            chat_kwargs: dict[str, Any] | None = None) -> EvalReport:
+            chat_kwargs: dict[str, Any] | None = None,
+            pass_threshold: float | None = None) -> EvalReport:
     """Run both models on the same held-out prompts and score them against the references.
 
     Args:
@@ -177,6 +179,8 @@ def compare(base: ModelRef | str, tuned: ModelRef | str, heldout: str | Path, *,
         params: sampling settings for both models (default temperature 0, 256 tokens, seed 0).
         win_metric: which score decides a win (default: judge if given, else rouge_l).
         chat_kwargs: credentials etc. passed to ``inference.chat`` for both models.
+        pass_threshold: the ``win_metric`` score at which an answer passes, for the per-example
+            flips in ``aggregates["flips"]`` (default: ``flips.PASS_THRESHOLDS``).
     """
     names = check_metrics(list(metrics))
     tuned_ref = as_model_ref(tuned, tuned_provider or provider)
@@ -201,9 +205,11 @@ def compare(base: ModelRef | str, tuned: ModelRef | str, heldout: str | Path, *,
     tuned_out, tuned_calls = _answers(tuned_ref, prompts, settings, store, max_concurrency, kwargs)
     judged = _judge_all(judge, examples, prompts, base_out, tuned_out, max_concurrency)
     rows = _score_rows(examples, prompts, base_out, tuned_out, names, judged, win_on)
+    aggregates = _aggregate(rows, names, judge is not None, win_on, seed, n_boot)
+    aggregates["flips"] = flips(rows, win_on, pass_threshold)
     return EvalReport(
         base=base_ref.id, tuned=tuned_ref.id, data=str(heldout), metrics=names, params=settings,
-        rows=rows, aggregates=_aggregate(rows, names, judge is not None, win_on, seed, n_boot),
+        rows=rows, aggregates=aggregates,
         seed=seed, new_calls={"base": base_calls, "tuned": tuned_calls},
         ci_note=ci_note(len(rows)))
 
@@ -220,6 +226,9 @@ def _judge_all(judge: Judge | None, examples: list[HeldoutExample],
     """(base, tuned) judge scores per example; graders are usually API calls, so in parallel."""
     if judge is None:
         return None
+    check = getattr(judge, "check_budget", None)  # a BudgetedJudge: refuse before any spend
+    if check is not None:
+        check(2 * len(examples))
 
     def one(i: int) -> tuple[float, float]:
         ref = examples[i]["reference"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EvalReport"]
+__all__ = ["EvalReport", "flips_line"]
 
 _LABELS = {"bleu": "BLEU", "rouge_l": "ROUGE-L", "exact_match": "Exact match",
            "length": "Length (words)", "judge": "Judge"}
@@ -30,6 +30,21 @@ def _ci(pair: Any) -> str:
     if not pair:  # None: too few examples for an interval (the report's ci_note says so)
         return "[no CI]"
     return f"[{_fmt(pair[0])}, {_fmt(pair[1])}]"
+
+
+def flips_line(flips: dict[str, Any]) -> str:
+    """One sentence on the pass/fail flips (``evaluate.flips``), for markdown and the CLI."""
+    label = _LABELS.get(flips["metric"], flips["metric"])
+
+    def lines(items: list[dict[str, Any]]) -> str:
+        shown = ", ".join(str(i["line"]) for i in items[:10])
+        return f" (lines {shown}{', ...' if len(items) > 10 else ''})" if items else ""
+
+    return (f"Flips on {label} (passes at >= {flips['threshold']:g}): tuned passes where base"
+            f" fails on {len(flips['gained'])}{lines(flips['gained'])}; base passes where tuned"
+            f" fails on {len(flips['lost'])}{lines(flips['lost'])}; both pass"
+            f" {flips['both_pass']}, both fail {flips['both_fail']}; McNemar exact p ="
+            f" {flips['mcnemar_p']:.3g}.")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -108,6 +123,8 @@ class EvalReport:
                  "| Metric | Base | Tuned | Tuned - base | Note |",
                  "|---|---|---|---|---|"]
         lines += ["| " + " | ".join(r) + " |" for r in self.table_rows()]
+        if self.aggregates.get("flips"):
+            lines += ["", flips_line(self.aggregates["flips"])]
         if examples and self.rows:
             lines += ["", f"## First {min(examples, len(self.rows))} examples", ""]
             for row in self.rows[:examples]:
