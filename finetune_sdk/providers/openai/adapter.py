@@ -249,6 +249,12 @@ class OpenAIProvider(Provider):
         """Delete a file that will never train (rejected, or unreadable): it is billed storage."""
         files.delete_file(self._client(), self._call, ref.id)
 
+    def download_file(self, file_id: str) -> bytes:
+        """The bytes of an uploaded file (``GET /files/{id}/content``): what a job trained on,
+        for ``finetune migrate``. A read, retried like every read."""
+        client = self._client()
+        return bytes(self._call(lambda: client.files.content(file_id).content))
+
     @property
     def dataset_poll_interval(self) -> float:
         """The lifecycle's dataset wait reads these two (``file_*`` in the constructor)."""

@@ -3,8 +3,9 @@ multipart parsing the mocks share.
 
 A file reads ``uploaded`` once, then ``processed``, or ``error`` when a line is not a chat or
 preference example (or ``file_rejection`` is set). ``complete`` checks the byte count and md5.
-Files are listed newest first (``purpose`` filter, ``after`` cursor) and can be deleted, so a
-test can check that a failed upload leaves nothing behind.
+Files are listed newest first (``purpose`` filter, ``after`` cursor), give their bytes back
+(``GET /v1/files/{id}/content``) and can be deleted, so a test can check that a failed upload
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -126,6 +127,15 @@ class OpenAIFilesMixin:
             file["status"] = "processed"
             return self.json(200, {**file, "status": "uploaded"})
         return self.json(200, file)
+
+    @route("GET", r"/v1/files/(?P<file_id>[^/]+)/content")
+    def file_content(self, request: httpx2.Request, file_id: str) -> httpx2.Response:
+        """The file's bytes as uploaded (what ``finetune migrate`` downloads)."""
+        if file_id not in self.files:
+            return self._error(404, f"No such File object: {file_id}", param="id")
+        return httpx2.Response(200, content=self.file_bytes[file_id],
+                               headers={"content-type": "application/octet-stream",
+                                        "x-request-id": "req_mock"})
 
     # -- uploads --------------------------------------------------------------------------
     @route("POST", r"/v1/uploads")
