@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -375,6 +375,25 @@ class Client:
                 f"job {job_id} is not in the ledger at {opened.path}; pass --provider to look it up"
             )
         return cls(row.provider, ledger=opened, **credentials)
+
+    def migrate(self, source: str, to: Sequence[Any], **options: Any) -> Any:
+        """Move the fine-tune ``source`` to the providers ``to`` (``"fireworks"``,
+        ``"local:MODEL"``...): plan, train, compare with the source, one report. This client's
+        ledger and provider are used. Options: ``finetune_sdk.migrate.migrate``."""
+        from .migrate import migrate
+
+        options.setdefault("ledger", self.ledger if self.ledger is not None else False)
+        options.setdefault("clients", {self.provider.name: self})
+        return migrate(source, to, **options)
+
+    def bakeoff(self, dataset: str | Path, targets: Sequence[Any], **options: Any) -> Any:
+        """Train ``dataset`` on every target in parallel and compare them on one held-out set
+        (resumable; one report). Options: ``finetune_sdk.bakeoff.bakeoff``."""
+        from .bakeoff import bakeoff
+
+        options.setdefault("ledger", self.ledger if self.ledger is not None else False)
+        options.setdefault("clients", {self.provider.name: self})
+        return bakeoff(dataset, targets, **options)
 
     def close(self) -> None:
         """Release the provider's connections."""
