@@ -254,6 +254,7 @@ def quickstart_command(
     console.print(f"model id: [bold green]{escape(result['model_id'])}[/]", highlight=False,
                   soft_wrap=True)
     console.print(f"done in {time.perf_counter() - started:.0f} s. Next: finetune chat"
-                  f" {result['model_id']}  |  reports in {result['report_dir']}", highlight=False)
+                  f" {result['model_id']}  |  finetune serve {result['model_id']}  |  reports in"
+                  f" {result['report_dir']}", highlight=False)
     if not went_down:
         fail("the training loss did not go down", EXIT_JOB)
