@@ -18,6 +18,7 @@ from typing import Any
 
 from ...data.convert import stream_wire
 from ...data.rules import GB, RulePack
+from .._chat_wire import chat_line, from_chat_line
 
 __all__ = ["MAX_FILE_BYTES", "RULES", "from_wire", "to_wire", "write_wire_jsonl"]
 
@@ -47,28 +48,13 @@ RULES = RulePack(
 )
 
 
-def _message(message: dict[str, Any]) -> dict[str, Any]:
-    return {k: message[k] for k in MESSAGE_KEYS if k in message}
-
-
 def to_wire(example: dict[str, Any], *, method: str = "sft") -> dict[str, Any]:
-    """Canonical example -> one Together JSONL line."""
-    messages = [_message(m) for m in example["messages"]]
-    if method == "dpo":
-        return {"input": {"messages": messages},
-                "preferred_output": [_message(example["chosen"])],
-                "non_preferred_output": [_message(example["rejected"])]}
-    line: dict[str, Any] = {"messages": messages}
-    if example.get("tools"):
-        line["tools"] = example["tools"]
-    return line
+    """Canonical example -> one Together JSONL line (keys in MESSAGE_KEYS order)."""
+    return chat_line(example, MESSAGE_KEYS, method=method)
 
 
-def from_wire(line: dict[str, Any]) -> dict[str, Any]:
-    """One Together JSONL line -> canonical example."""
-    from ...data.formats import to_canonical
-
-    return to_canonical(line)
+from_wire = from_chat_line
+"""One Together JSONL line -> canonical example."""
 
 
 def write_wire_jsonl(src: str | Path, dst: str | Path, *, method: str = "sft") -> int:
