@@ -14,19 +14,15 @@ What differs from OpenAI (shared/reference/market-2026-12.md, section 1.2):
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ...config import setting
-from ...data.convert import stream_wire
 from ...data.rules import MB
 from ...errors import ConfigurationError
-from ...types import Capabilities
-from ..openai.dataset import RULES as OPENAI_RULES
-from ..openai.dataset import to_wire
-from ..openai.profile import Limits, Profile
+from ..openai.profile import Profile
+from ._preset import preset_capabilities, preset_rules, single_post_limits, write_checked_jsonl
 
 __all__ = ["PROFILE", "RULES", "TRAINING_TYPES", "arm_deployment", "base_url_for",
            "resource_of", "write_wire_jsonl"]
@@ -39,9 +35,8 @@ ARM_API_VERSION = "2024-10-01"
 _RESOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 _RESOURCE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 
-RULES = replace(
-    OPENAI_RULES,
-    provider=NAME,
+RULES = preset_rules(
+    NAME,
     max_file_bytes=MAX_FILE_BYTES,
     notes=("Minimum 10 examples (50-100 recommended).",
            "At most 512 MB per file; Azure recommends importing larger files from Blob storage.",
@@ -52,28 +47,15 @@ RULES = replace(
 PROFILE = Profile(
     name=NAME,
     display_name="Azure OpenAI",
-    capabilities=Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        hyperparameters=frozenset(
-            {"epochs", "batch_size", "learning_rate_multiplier", "beta", "seed"}
-        ),
-        cancel=True,
-        pause_resume=True,  # the OpenAI routes; Azure documents pausing jobs (uncertain for v1)
-        events=True,
-        metrics=True,
-        checkpoints=True,
-        validation_file=True,
-        client_chosen_ids=False,
-        hosted=True,
+    capabilities=preset_capabilities(
         max_upload_bytes=MAX_FILE_BYTES,
+        pause_resume=True,  # the OpenAI routes; Azure documents pausing jobs (uncertain for v1)
         needs_deployment=True,
-        default_poll_interval=15.0,
     ),
     key_env=("AZURE_OPENAI_API_KEY",),
     base_url_env=("AZURE_OPENAI_BASE_URL",),
     base_url="https://{resource}.openai.azure.com/openai/v1",
-    limits=Limits(max_suffix=18, max_file_bytes=MAX_FILE_BYTES, max_upload_bytes=MAX_FILE_BYTES,
-                  chunked_uploads=False),
+    limits=single_post_limits(MAX_FILE_BYTES, max_suffix=18),
     facts=NAME,
     wire_module=__name__,
     fine_tune_pattern=r"^(?P<base>.+?)\.ft-[0-9A-Za-z]+",
@@ -155,4 +137,4 @@ def arm_deployment(
 
 def write_wire_jsonl(src: str | Path, dst: str | Path, *, method: str = "sft") -> int:
     """Stream ``src`` into OpenAI JSONL at ``dst``, checked with Azure's rules; the count."""
-    return stream_wire(src, dst, to_wire, method=method, rules=RULES)
+    return write_checked_jsonl(src, dst, RULES, method=method)

@@ -8,23 +8,18 @@ catalog (any base model), no hyperparameter ranges, no Uploads API (one ``POST /
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
-from ...data.convert import stream_wire
-from ...types import Capabilities
-from ..openai.dataset import RULES as OPENAI_RULES
-from ..openai.dataset import to_wire
 from ..openai.files import MAX_FILE_BYTES
-from ..openai.profile import Limits, Profile
+from ..openai.profile import Profile
+from ._preset import preset_capabilities, preset_rules, single_post_limits, write_checked_jsonl
 
 __all__ = ["PROFILE", "RULES", "write_wire_jsonl"]
 
 NAME = "openai-compatible"
 
-RULES = replace(
-    OPENAI_RULES,
-    provider=NAME,
+RULES = preset_rules(
+    NAME,
     min_examples=1,
     recommended_min_examples=None,
     max_file_bytes=MAX_FILE_BYTES,
@@ -35,28 +30,12 @@ RULES = replace(
 PROFILE = Profile(
     name=NAME,
     display_name="OpenAI-compatible server",
-    capabilities=Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        hyperparameters=frozenset(
-            {"epochs", "batch_size", "learning_rate_multiplier", "beta", "seed"}
-        ),
-        cancel=True,
-        pause_resume=False,  # an optional OpenAI route many servers lack
-        events=True,
-        metrics=True,
-        checkpoints=True,
-        validation_file=True,
-        client_chosen_ids=False,
-        hosted=True,
-        max_upload_bytes=MAX_FILE_BYTES,
-        needs_deployment=False,
-        default_poll_interval=15.0,
-    ),
+    capabilities=preset_capabilities(max_upload_bytes=MAX_FILE_BYTES),
     key_env=("OPENAI_COMPATIBLE_API_KEY",),
     base_url_env=("OPENAI_COMPATIBLE_BASE_URL",),
     base_url=None,  # there is no default server
-    limits=Limits(max_batch_size=None, max_epochs=None, max_beta=None,
-                  max_upload_bytes=MAX_FILE_BYTES, chunked_uploads=False),
+    limits=single_post_limits(MAX_FILE_BYTES, max_batch_size=None, max_epochs=None,
+                              max_beta=None),
     wire_module=__name__,
     serve_hint="chat.completions.create(model={model!r}) on the same server (whether a"
     " fine-tune needs a deployment first is the server's to say)",
@@ -67,4 +46,4 @@ PROFILE = Profile(
 
 def write_wire_jsonl(src: str | Path, dst: str | Path, *, method: str = "sft") -> int:
     """Stream ``src`` into OpenAI JSONL at ``dst``, checked with these rules; the count."""
-    return stream_wire(src, dst, to_wire, method=method, rules=RULES)
+    return write_checked_jsonl(src, dst, RULES, method=method)

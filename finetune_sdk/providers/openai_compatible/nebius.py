@@ -11,15 +11,11 @@ are not in the reference: they go in ``JobSpec.extra_body``. No OpenAI 2027-01-0
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
-from ...data.convert import stream_wire
 from ...data.rules import GB
-from ...types import Capabilities
-from ..openai.dataset import RULES as OPENAI_RULES
-from ..openai.dataset import to_wire
-from ..openai.profile import Limits, Profile
+from ..openai.profile import Profile
+from ._preset import preset_capabilities, preset_rules, single_post_limits, write_checked_jsonl
 
 __all__ = ["PROFILE", "RULES", "write_wire_jsonl"]
 
@@ -27,9 +23,8 @@ NAME = "nebius"
 MAX_FILE_BYTES = 5 * GB  # secondary source
 BASE_URL = "https://api.tokenfactory.nebius.com/v1"
 
-RULES = replace(
-    OPENAI_RULES,
-    provider=NAME,
+RULES = preset_rules(
+    NAME,
     min_examples=1,
     recommended_min_examples=None,
     max_file_bytes=MAX_FILE_BYTES,
@@ -41,27 +36,16 @@ RULES = replace(
 PROFILE = Profile(
     name=NAME,
     display_name="Nebius Token Factory",
-    capabilities=Capabilities(
+    capabilities=preset_capabilities(
+        max_upload_bytes=MAX_FILE_BYTES,
         methods=frozenset({"sft"}),  # DPO is not documented in the reference
         hyperparameters=frozenset({"epochs", "batch_size", "seed"}),
-        cancel=True,
-        pause_resume=False,
-        events=True,
-        metrics=True,
-        checkpoints=True,
-        validation_file=True,
-        client_chosen_ids=False,
-        hosted=True,
-        max_upload_bytes=MAX_FILE_BYTES,
-        needs_deployment=False,
-        default_poll_interval=15.0,
     ),
     key_env=("NEBIUS_API_KEY",),
     base_url_env=("NEBIUS_BASE_URL",),
     base_url=BASE_URL,
-    limits=Limits(max_batch_size=None, max_epochs=None, max_beta=None,
-                  max_file_bytes=MAX_FILE_BYTES, max_upload_bytes=MAX_FILE_BYTES,
-                  chunked_uploads=False),
+    limits=single_post_limits(MAX_FILE_BYTES, max_batch_size=None, max_epochs=None,
+                              max_beta=None),
     facts=NAME,
     wire_module=__name__,
     serve_hint="chat.completions.create(model={model!r}) on " + BASE_URL + " (uncertain: a"
@@ -75,4 +59,4 @@ PROFILE = Profile(
 
 def write_wire_jsonl(src: str | Path, dst: str | Path, *, method: str = "sft") -> int:
     """Stream ``src`` into OpenAI JSONL at ``dst``, checked with Nebius's rules; the count."""
-    return stream_wire(src, dst, to_wire, method=method, rules=RULES)
+    return write_checked_jsonl(src, dst, RULES, method=method)
