@@ -17,12 +17,16 @@ machine, else about 4 characters per token), streaming the file line by line; a 
 can be passed instead of a file. An estimated count widens the USD range by
 ``ESTIMATE_SPREAD`` either side. The estimate warns when its price is older than
 ``facts.STALE_DAYS`` days or comes from a secondary source, and about the model's sunset.
+
+After a job, :func:`actual_cost` turns the tokens the vendor says it trained into what it most
+likely billed (the manifest and the ledger record it next to the estimate).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,10 +45,11 @@ from .pricing import (
     register_price,
     set_live_prices,
 )
-from .types import CostEstimate, DatasetRef, JobSpec
+from .types import CostEstimate, DatasetRef, Job, JobSpec
 
-__all__ = ["DEFAULT_EPOCHS", "ESTIMATE_SPREAD", "PRICES_ENV", "Price", "PricedEstimate",
-           "bundled_prices", "clear_registered_prices", "count_dataset_tokens",
+__all__ = ["DEFAULT_EPOCHS", "ESTIMATE_SPREAD", "PRICES_ENV", "ActualCost", "Price",
+           "PricedEstimate", "actual_cost", "bundled_prices", "clear_registered_prices",
+           "count_dataset_tokens",
            "enforce_budget", "estimate", "find_price", "load_prices", "price_table_markdown",
            "register_price"]
 
@@ -334,3 +339,61 @@ def enforce_budget(spec: JobSpec, provider: str, training_path: Path | None) -> 
             " not launched", est,
         )
     return est
+
+
+@dataclass(frozen=True)
+class ActualCost:
+    """What a finished job most likely cost, and on what that figure rests."""
+
+    usd: float
+    trained_tokens: int
+    basis: str
+    """E.g. ``2,000,000 trained tokens x 5 USD per 1M (price of 2025-08-21, primary-copy,
+    openai.com/api/pricing)``: the price's date and source, so a stored figure stays honest."""
+
+
+def _short_source(source: str | None) -> str:
+    """The source without its parenthesised provenance (the URL or who said it)."""
+    return (source or "unknown source").split(" (", 1)[0]
+
+
+def actual_cost(job: Job, estimate: CostEstimate | None = None) -> ActualCost | None:
+    """Trained tokens x the per-token price: what the vendor most likely billed for ``job``.
+
+    The price is the estimate's when one is given, else the price table's (registered prices
+    and ``FINETUNE_SDK_PRICES`` included) for the job's provider, model, method and size tier.
+    None when the vendor reports no trained tokens, the price is unknown, or it is per hour
+    (tokens say nothing about hours); a price of 0 (the fake, your own machine) is 0, not None.
+    A per-job minimum (Together) applies as it does to the estimate.
+    """
+    tokens = job.trained_tokens
+    if not tokens or tokens < 0:
+        return None
+    usd = getattr(estimate, "price_usd", None)
+    if usd is not None and estimate is not None:
+        unit, how = (getattr(estimate, k, None) for k in ("price_unit", "price_confidence"))
+        when = estimate.price_date.isoformat() if estimate.price_date else None
+        source, model = estimate.price_source, estimate.base_model
+    elif job.base_model:
+        model, tier = _resolve(job.provider, job.base_model, [])
+        info = _facts.load_facts(job.provider)
+        price = find_price(job.provider, model, method=job.method, tier=tier,
+                           adapter=info.default_adapter if info else None)
+        if price is None or price.usd is None:
+            return None
+        usd, unit, when, how, source = (price.usd, price.unit, price.date, price.confidence,
+                                        price.source)
+    else:
+        return None
+    provenance = ", ".join(str(x) for x in (when or "undated", how, _short_source(source)) if x)
+    if usd == 0 and unit != "job_minimum":
+        return ActualCost(0.0, tokens, f"no charge (price of {provenance})")
+    if unit != "1M_tokens":
+        return None
+    amount = tokens / 1e6 * usd
+    basis = f"{tokens:,} trained tokens x {usd:g} USD per 1M (price of {provenance})"
+    minimum = find_price(job.provider, model, unit="job_minimum", method=job.method)
+    if minimum is not None and minimum.usd and amount < minimum.usd:
+        amount = minimum.usd
+        basis += f"; raised to the {minimum.usd:g} USD minimum per job"
+    return ActualCost(round(amount, 6), tokens, basis)

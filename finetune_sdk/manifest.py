@@ -22,7 +22,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -106,24 +106,14 @@ def _cost_section(estimate: CostEstimate | None, job: Job) -> dict[str, Any] | N
 
 
 def _actual_cost(estimate: CostEstimate | None, job: Job) -> dict[str, Any]:
-    """Trained tokens x the per-token price (the estimate's, else the table's): what the vendor
-    most likely billed. None where the vendor reports no tokens or the price is per hour."""
-    if not job.trained_tokens:
-        return {"actual_usd": None}
-    when: date | str | None  # the estimate's date, or the price table's ISO string
-    usd, unit, when = (getattr(estimate, "price_usd", None), getattr(estimate, "price_unit", None),
-                       estimate.price_date if estimate is not None else None)
-    if usd is None and job.base_model:
-        from .pricing import find_price
+    """``cost.actual_cost``: trained tokens x the per-token price (the estimate's, else the
+    table's); null where the vendor reports no tokens or the price is unknown or per hour."""
+    from .cost import actual_cost
 
-        price = find_price(job.provider, job.base_model)
-        if price is not None:
-            usd, unit, when = price.usd, price.unit, price.date
-    if usd is None or unit != "1M_tokens":
+    found = actual_cost(job, estimate)
+    if found is None:
         return {"actual_usd": None}
-    return {"actual_usd": round(job.trained_tokens / 1e6 * usd, 6),
-            "actual_usd_basis": f"{job.trained_tokens:,} trained tokens x {usd:g} USD per 1M"
-                                f" (price of {when or 'unknown date'})"}
+    return {"actual_usd": found.usd, "actual_usd_basis": found.basis}
 
 
 def _eval_section(report: Any) -> dict[str, Any] | None:
