@@ -1,8 +1,9 @@
 """The two databases a ledger can live in: a SQLite file (default) or PostgreSQL (``[postgres]``).
 
-The ledger's SQL is written once, with ``?`` placeholders; a backend supplies what differs: how to
-connect, the placeholder, how a claim transaction serialises the claimers of one intent, the
-schema-version bookkeeping, and the tie-break column for "newest first".
+The ledger's schema (``SCHEMA``, v1) and its numbered ``MIGRATIONS`` are written once for both, as
+is its SQL, with ``?`` placeholders; a backend supplies what differs: how to connect, the
+placeholder, how a claim transaction serialises the claimers of one intent, the schema-version
+bookkeeping, and the tie-break column for "newest first".
 
 Why the claim lock differs: SQLite's ``BEGIN IMMEDIATE`` takes the file's one write lock, so claims
 are serial by construction. PostgreSQL takes a transaction-scoped **advisory lock** keyed on the
@@ -25,7 +26,58 @@ from typing import Any
 
 from .errors import LedgerError
 
-__all__ = ["Backend", "PostgresBackend", "SqliteBackend", "is_database_url"]
+__all__ = ["MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "Backend", "PostgresBackend",
+           "SqliteBackend", "is_database_url"]
+
+SCHEMA_VERSION = 5
+"""The ledger's schema version: ``SCHEMA`` (v1) plus every step of ``MIGRATIONS``."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    client_ref TEXT PRIMARY KEY,
+    provider   TEXT NOT NULL,
+    job_id     TEXT,
+    spec_json  TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    model_id   TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_job_id ON jobs(job_id);
+"""
+# v2: the spec hash (find "the same training" again) and the vendor's raw status / error.
+MIGRATIONS = {
+    2: [
+        "ALTER TABLE jobs ADD COLUMN spec_hash TEXT",
+        "ALTER TABLE jobs ADD COLUMN provider_status TEXT",
+        "ALTER TABLE jobs ADD COLUMN error TEXT",
+        "ALTER TABLE jobs ADD COLUMN base_model TEXT",
+    ],
+    # v3: who owns an intent while its create is in flight (atomic claims, dead-owner recovery).
+    3: [
+        "ALTER TABLE jobs ADD COLUMN owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN lease_until REAL",
+    ],
+    # v4: deployments (billed while they exist), one row per deployment intent; the columns
+    # and their use are in finetune_sdk/deployments/store.py.
+    4: [
+        "CREATE TABLE IF NOT EXISTS deployments (intent_key TEXT PRIMARY KEY,"
+        " provider TEXT NOT NULL, model_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " deployment_id TEXT, status TEXT NOT NULL, provider_status TEXT, endpoint TEXT,"
+        " base_url TEXT, hardware TEXT, price_per_hour REAL, price_date TEXT,"
+        " price_source TEXT, spec_json TEXT NOT NULL, error TEXT, owner TEXT, lease_until REAL,"
+        " created_at TEXT NOT NULL, ready_at TEXT, deleted_at TEXT, last_used_at TEXT,"
+        " updated_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS deployments_id ON deployments(deployment_id)",
+    ],
+    # v5: what a finished job trained and most likely cost (cost.actual_cost). BIGINT: a
+    # PostgreSQL INTEGER stops at 2.1e9 tokens; SQLite reads it as INTEGER.
+    5: [
+        "ALTER TABLE jobs ADD COLUMN trained_tokens BIGINT",
+        "ALTER TABLE jobs ADD COLUMN actual_usd REAL",
+        "ALTER TABLE jobs ADD COLUMN actual_cost_basis TEXT",
+    ],
+}
 
 
 def is_database_url(value: object) -> bool:

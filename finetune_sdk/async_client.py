@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
 
 from . import _cancel, lifecycle
-from .client import Client, Datasets, Jobs, LedgerArg, Models, _chain
+from .client import Client, Datasets, Jobs, LedgerArg, Models
 from .errors import FinetuneError, WaitTimeoutError
 from .provider import Provider
 from .retry import RetryPolicy
@@ -180,15 +180,11 @@ class AsyncJobs:
         """Like ``Client.jobs.wait``, without blocking the event loop between polls."""
         import anyio
 
-        from .progress import job_progress
-
-        job_id = job.id if isinstance(job, Job) else job
         provider = self._sync._provider
-        with job_progress(job_id, enabled=progress) as show:
+        with self._sync._watching(job, progress, on_update) as (job_id, observe):
             state = lifecycle.WaitState(
                 interval=provider.poll_interval() if poll_interval is None else poll_interval,
-                timeout=timeout,
-                on_update=_chain(self._sync._record, show, on_update),
+                timeout=timeout, on_update=observe,
             )
             while True:
                 current = await _in_thread(functools.partial(provider.get_job, job_id))

@@ -10,6 +10,11 @@ cannot see); the others wait for the owner's vendor id. Rows without a vendor id
 create got: ``creating`` (claimed, not sent yet), ``sending`` (in flight), ``unknown`` (sent, and
 no lookup could tell whether the job exists: see ``finetune reconcile``), ``create_failed`` (the
 vendor refused it; the intent may be tried again).
+
+A finished job's ``trained_tokens`` are kept with the **actual cost** they imply
+(``actual_usd``, from ``cost.actual_cost``: tokens x the per-token price) and that figure's
+``actual_cost_basis`` (the tokens, the rate, the price's date and source); ``actual_usd`` stays
+NULL, never 0, where the price is unknown or per hour.
 """
 
 from __future__ import annotations
@@ -19,55 +24,17 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from ._ledger_db import SCHEMA_VERSION
 from .types import Job, JobFailure, JobSpec, JobStatus
+
+if TYPE_CHECKING:
+    from .cost import ActualCost
 
 __all__ = [
     "Claim", "Ledger", "LedgerRow", "PENDING_STATES", "SCHEMA_VERSION", "default_ledger_path",
 ]
-
-SCHEMA_VERSION = 4
-
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS jobs (
-    client_ref TEXT PRIMARY KEY,
-    provider   TEXT NOT NULL,
-    job_id     TEXT,
-    spec_json  TEXT NOT NULL,
-    status     TEXT NOT NULL,
-    model_id   TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_job_id ON jobs(job_id);
-"""
-# v2: the spec hash (find "the same training" again) and the vendor's raw status / error.
-_MIGRATIONS = {
-    2: [
-        "ALTER TABLE jobs ADD COLUMN spec_hash TEXT",
-        "ALTER TABLE jobs ADD COLUMN provider_status TEXT",
-        "ALTER TABLE jobs ADD COLUMN error TEXT",
-        "ALTER TABLE jobs ADD COLUMN base_model TEXT",
-    ],
-    # v3: who owns an intent while its create is in flight (atomic claims, dead-owner recovery).
-    3: [
-        "ALTER TABLE jobs ADD COLUMN owner TEXT",
-        "ALTER TABLE jobs ADD COLUMN lease_until REAL",
-    ],
-    # v4: deployments (billed while they exist), one row per deployment intent; the columns
-    # and their use are in finetune_sdk/deployments/store.py.
-    4: [
-        "CREATE TABLE IF NOT EXISTS deployments (intent_key TEXT PRIMARY KEY,"
-        " provider TEXT NOT NULL, model_id TEXT NOT NULL, name TEXT NOT NULL,"
-        " deployment_id TEXT, status TEXT NOT NULL, provider_status TEXT, endpoint TEXT,"
-        " base_url TEXT, hardware TEXT, price_per_hour REAL, price_date TEXT,"
-        " price_source TEXT, spec_json TEXT NOT NULL, error TEXT, owner TEXT, lease_until REAL,"
-        " created_at TEXT NOT NULL, ready_at TEXT, deleted_at TEXT, last_used_at TEXT,"
-        " updated_at TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS deployments_id ON deployments(deployment_id)",
-    ],
-}
 
 PENDING_STATES = ("creating", "sending", "unknown", "create_failed")
 """Row states without a vendor job id (see the module docstring)."""
@@ -103,6 +70,11 @@ class LedgerRow:
     updated_at: str
     owner: str | None = None
     lease_until: float | None = None
+    trained_tokens: int | None = None
+    actual_usd: float | None = None
+    """Trained tokens x the per-token price (None: unknown, not free)."""
+    actual_cost_basis: str | None = None
+    """How ``actual_usd`` was reached: tokens, rate, the price's date and source."""
 
     @property
     def pending(self) -> bool:
@@ -123,6 +95,7 @@ class LedgerRow:
             base_model=self.base_model,
             output_model=self.model_id,
             client_ref=self.client_ref,
+            trained_tokens=self.trained_tokens,
             error=JobFailure(message=self.error) if self.error else None,
         )
 
@@ -136,7 +109,13 @@ class Ledger:
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        from ._ledger_db import PostgresBackend, SqliteBackend, is_database_url
+        from ._ledger_db import (
+            MIGRATIONS,
+            SCHEMA,
+            PostgresBackend,
+            SqliteBackend,
+            is_database_url,
+        )
 
         if path is None:
             path = os.environ.get("FINETUNE_SDK_LEDGER_URL") or default_ledger_path()
@@ -148,7 +127,7 @@ class Ledger:
             self.path = Path(path)
             self.backend = SqliteBackend(self.path)
         with self._connect() as conn:
-            self.backend.migrate(conn, _SCHEMA_V1, _MIGRATIONS, SCHEMA_VERSION)
+            self.backend.migrate(conn, SCHEMA, MIGRATIONS, SCHEMA_VERSION)
 
     @property
     def location(self) -> str:
@@ -192,25 +171,36 @@ class Ledger:
             self.update(job, client_ref=client_ref)
         return stored
 
-    def update(self, job: Job, *, client_ref: str | None = None) -> None:
-        """Refresh status / model id / error from a Job; inserts a row for unknown jobs."""
+    def update(self, job: Job, *, client_ref: str | None = None,
+               cost: ActualCost | None = None) -> None:
+        """Refresh status / model id / error / trained tokens from a Job, and the actual cost
+        when given (``cost.actual_cost(job)``; the first one recorded is kept); inserts a row
+        for unknown jobs."""
         error = job.error.message if job.error else None
         values = (job.status.value, job.provider_status, job.output_model, error, _now())
+        spent = (job.trained_tokens, cost.usd if cost else None, cost.basis if cost else None)
         with self._connect() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET status = ?, provider_status = ?,"
-                " model_id = COALESCE(?, model_id), error = ?, updated_at = ?"
+                " model_id = COALESCE(?, model_id), error = ?, updated_at = ?,"
+                " trained_tokens = COALESCE(?, trained_tokens),"
+                # The first figure stays: it is what the prices said when the job ended.
+                " actual_usd = COALESCE(actual_usd, ?),"
+                " actual_cost_basis = CASE WHEN actual_usd IS NULL THEN ?"
+                " ELSE actual_cost_basis END"
                 " WHERE provider = ? AND job_id = ?",
-                (*values, job.provider, job.id),
+                (*values, *spent, job.provider, job.id),
             )
             if cursor.rowcount == 0:
                 ref = client_ref or job.client_ref or f"adopted-{job.provider}-{job.id}"
                 conn.execute(
                     f"{self.backend.insert_ignore} jobs (client_ref, provider, job_id, spec_json,"
                     " status, provider_status, model_id, error, created_at, updated_at,"
-                    f" base_model) VALUES (?, ?, ?, '{{}}', ?, ?, ?, ?, ?, ?, ?)"
+                    " base_model, trained_tokens, actual_usd, actual_cost_basis)"
+                    f" VALUES (?, ?, ?, '{{}}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     f"{self.backend.on_conflict}",
-                    (ref, job.provider, job.id, *values[:4], values[4], values[4], job.base_model),
+                    (ref, job.provider, job.id, *values[:4], values[4], values[4], job.base_model,
+                     *spent),
                 )
 
     # -- claims: one owner per intent ----------------------------------------------------

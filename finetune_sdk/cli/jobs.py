@@ -84,7 +84,32 @@ def follow(client: Any, job_id: str, *, as_json: bool, timeout: float | None = N
                             progress=False, on_update=plain_progress(job_id))
 
 
-def _job_table(job: Any) -> Table:
+def usd_text(usd: float) -> str:
+    """An amount as ``$12.34``; below a dollar two significant digits (``$0.0016``), so a
+    small job's cost is not shown as ``$0.00``."""
+    return f"${usd:,.2f}" if usd == 0 or usd >= 0.995 else f"${usd:.2g}"
+
+
+def _spent(job: Any, ledger: Any = None) -> Any:
+    """The actual cost the ledger recorded for ``job``, else ``cost.actual_cost(job)`` now
+    (None: no trained tokens, or the price is unknown or per hour)."""
+    from ..client_jobs import _actual_cost
+    from ..cost import ActualCost
+
+    row = ledger.find_job(job.id, job.provider) if ledger is not None else None
+    if row is not None and row.actual_usd is not None:
+        return ActualCost(row.actual_usd, row.trained_tokens or 0, row.actual_cost_basis or "")
+    return _actual_cost(job)
+
+
+def _job_json(job: Any, spent: Any) -> dict[str, Any]:
+    data: dict[str, Any] = job.model_dump(mode="json", exclude={"provider_details"})
+    data.update(actual_usd=spent.usd if spent else None,
+                actual_cost_basis=spent.basis if spent else None)
+    return data
+
+
+def _job_table(job: Any, spent: Any) -> Table:
     table = Table(show_header=False, box=None)
     rows = [
         ("job", job.id),
@@ -94,6 +119,7 @@ def _job_table(job: Any) -> Table:
         ("model", job.output_model),
         ("progress", f"{job.progress:.0%}" if job.progress is not None else None),
         ("trained tokens", job.trained_tokens),
+        ("actual cost", f"{usd_text(spent.usd)}: {spent.basis}" if spent else None),
         ("error", job.error.message if job.error else None),
     ]
     for key, value in rows:
@@ -170,23 +196,37 @@ def list_command(
     from ..client import Client
     from ..ledger import Ledger
 
-    # Each entry is a Job (has a vendor id) or a LedgerRow (pending: no vendor id).
+    # Each entry is a Job (has a vendor id) or a LedgerRow (pending: no vendor id), with its
+    # actual cost: the ledger's recorded figure, or for live jobs computed now.
     entries: list[Any]
+    costs: list[tuple[float, str] | None]
     if provider:
         client = Client(provider)
-        entries = list(client.jobs.list(limit=limit))
-        if client.ledger is not None:
-            entries += client.ledger.pending(provider=client.provider.name)[:limit]
+        jobs = list(client.jobs.list(limit=limit))
+        costs = [(s.usd, s.basis) if (s := _spent(job, client.ledger)) else None
+                 for job in jobs]
+        entries = [*jobs, *(client.ledger.pending(provider=client.provider.name)[:limit]
+                            if client.ledger is not None else [])]
     else:
-        entries = [row if row.pending else row.to_job() for row in Ledger().list(limit=limit)]
+        found = Ledger().list(limit=limit)
+        entries = [row if row.pending else row.to_job() for row in found]
+        costs = [(r.actual_usd, r.actual_cost_basis or "") if r.actual_usd is not None else None
+                 for r in found]
+    costs += [None] * (len(entries) - len(costs))
     if as_json:
         print_json([_pending_json(e) if _is_pending(e) else
-                    e.model_dump(mode="json", exclude={"provider_details"}) for e in entries])
+                    {**e.model_dump(mode="json", exclude={"provider_details"}),
+                     "actual_usd": c[0] if c else None, "actual_cost_basis": c[1] if c else None}
+                    for e, c in zip(entries, costs, strict=True)])
         return
     title = "jobs" if provider else "jobs (ledger)"
     rows = [_list_row(e) for e in entries]
+    columns = ["job", "provider", "status", "base model", "model"]
+    if any(costs):  # the column only once some job has a known actual cost
+        columns.append("actual cost")
+        rows = [(*row, usd_text(c[0]) if c else "") for row, c in zip(rows, costs, strict=True)]
     table = Table(title=title)
-    for column in ("job", "provider", "status", "base model", "model"):
+    for column in columns:
         table.add_column(column, no_wrap=column == "job")
     for row in rows:
         table.add_row(*(escape(v) for v in row))
@@ -202,7 +242,7 @@ def list_command(
                       soft_wrap=True)
 
 
-def _list_row(entry: Any) -> tuple[str, str, str, str, str]:
+def _list_row(entry: Any) -> tuple[str, ...]:
     if _is_pending(entry):
         note = f"intent {entry.client_ref}" + (f"; {entry.error}" if entry.error else "")
         return (_pending_label(entry), entry.provider, entry.status, entry.base_model or "",
@@ -215,11 +255,13 @@ def _list_row(entry: Any) -> tuple[str, str, str, str, str]:
 def status_command(job_id: str, provider: ProviderOpt = None, as_json: JsonOpt = False) -> None:
     """Show one job now."""
     with job_lookup(job_id, provider):
-        job = _client(job_id, provider).jobs.get(job_id)
+        client = _client(job_id, provider)
+        job = client.jobs.get(job_id)
+    spent = _spent(job, client.ledger)
     if as_json:
-        print_json(job.model_dump(mode="json", exclude={"provider_details"}))
+        print_json(_job_json(job, spent))
     else:
-        console.print(_job_table(job))
+        console.print(_job_table(job, spent))
 
 
 @command("wait")
@@ -248,10 +290,11 @@ def wait_command(
     except WaitTimeoutError as exc:
         fail(f"{exc}; the job keeps running: `finetune wait {job_id}` follows it again",
              EXIT_TIMEOUT)
+    spent = _spent(job, client.ledger)
     if as_json:
-        print_json(job.model_dump(mode="json", exclude={"provider_details"}))
+        print_json(_job_json(job, spent))
     else:
-        console.print(_job_table(job))
+        console.print(_job_table(job, spent))
     raise typer.Exit(EXIT_OK if job.status.value == "succeeded" else EXIT_JOB)
 
 
