@@ -40,10 +40,10 @@ from .pricing import (
     bundled_prices,
     clear_registered_prices,
     find_price,
+    load_live_prices,
     load_prices,
     price_table_markdown,
     register_price,
-    set_live_prices,
 )
 from .types import CostEstimate, DatasetRef, Job, JobSpec
 
@@ -125,23 +125,6 @@ def _option(spec: JobSpec | None, name: str) -> Any:
     return getattr(options, name, None)
 
 
-def _load_live(provider: str, notes: list[str]) -> None:
-    """Replace the bundled prices of ``provider`` by the vendor's live list, if it has one."""
-    lookup = _facts.live_function(provider, "prices")
-    if lookup is None:
-        notes.append(f"{provider} has no live price lookup: bundled table used")
-        return
-    try:
-        rows = [Price.from_dict({**row, "provider": provider}, f"{provider} live prices")
-                for row in lookup()]
-    except Exception as exc:  # offline, no token, a changed API: the table still answers
-        notes.append(f"live price lookup failed ({type(exc).__name__}: {exc}); bundled table"
-                     " used")
-        return
-    set_live_prices(provider, rows)
-    notes.append(f"live prices: {len(rows)} entries from {provider}")
-
-
 def _price_warnings(price: Price, on: date) -> list[str]:
     found = []
     if price.date:
@@ -165,6 +148,19 @@ def _throughput(provider: str, price: Price, flavor: str | None
             low, high = row["tokens_per_s"]
             return (float(low), float(high)), row
     return None, None
+
+
+def _job_flavor(provider: str, spec: JobSpec | None, base_model: str, method: str | None,
+                adapter: str | None, source: Any, notes: list[str], warns: list[str]) -> str | None:
+    """The hardware the job will get when none was chosen, where the vendor's plan says."""
+    hook = _facts.estimate_hook(provider, "job_flavor")
+    if hook is None:
+        return None
+    flavor, said, warned = hook(spec, base_model=base_model, method=method, adapter=adapter,
+                                training_file=source)
+    notes += said
+    warns += warned
+    return str(flavor) if flavor else None
 
 
 def _resolve(provider: str, base_model: str, notes: list[str]) -> tuple[str, str | None]:
@@ -221,13 +217,16 @@ def estimate(spec_or_dataset: JobSpec | DatasetRef | str | Path | int, provider:
     adapter = adapter or (info.default_adapter if info else None)
     if info and info.default_adapter and adapter == info.default_adapter:
         notes.append(f"priced as {adapter} training (pass adapter='full' for full-parameter)")
-    flavor = flavor or _option(spec, "flavor") or (info.default_flavor if info else None)
+    planned: list[str] = []  # the vendor's warnings on the hardware it priced
+    flavor = flavor or _option(spec, "flavor") or _job_flavor(
+        provider, spec, base_model, method, adapter, source, notes, planned) or (
+        info.default_flavor if info else None)
     if live:
-        _load_live(provider, notes)
+        load_live_prices(provider, notes)
     priced_model, tier = _resolve(provider, base_model, notes)
     price = find_price(provider, priced_model, method=method, adapter=adapter, tier=tier,
                        flavor=flavor)
-    warns = _facts.lifecycle_warnings(provider, base_model, on)
+    warns = _facts.lifecycle_warnings(provider, base_model, on) + planned
     nan = float("nan")
     usd_low = usd_high = nan
     dur_low = dur_high = None

@@ -4,7 +4,8 @@ Each vendor keeps one file, ``finetune_sdk/providers/<vendor>/facts.json``, with
 the top (when its facts were last checked) and a source, source date and confidence on every
 entry. This module is the only reader; it knows no vendor by name. Vendor code that needs a
 network call (a live price list, a model's shutdown date) lives next to the data and is named
-in the file's ``live`` map as ``"module:function"``.
+in the file's ``live`` map as ``"module:function"``; vendor code that shapes an estimate offline
+(which hardware the job will get) is ``providers/<vendor>/estimate.py`` (:func:`estimate_hook`).
 
 Dates are compared with :func:`today`, a module-level function so tests can monkeypatch it
 (``monkeypatch.setattr(finetune_sdk.facts, "today", lambda: date(2027, 1, 7))``).
@@ -30,9 +31,9 @@ from typing import Any
 from .errors import ConfigurationError, UnsupportedFeatureError
 
 __all__ = ["CONFIDENCE", "STALE_DAYS", "ProviderFacts", "TunableModel", "check_base_model",
-           "check_facts", "days_until", "lifecycle_warnings", "live_function", "load_facts",
-           "parse_size_b", "preflight_catalog", "providers_with_facts", "sunset_summary",
-           "today"]
+           "check_facts", "days_until", "estimate_hook", "lifecycle_warnings", "live_function",
+           "load_facts", "parse_size_b", "preflight_catalog", "providers_with_facts",
+           "sunset_summary", "today"]
 
 CONFIDENCE = ("primary", "primary-copy", "secondary")
 """primary: the vendor's own page or repo; primary-copy: a dated verbatim copy kept by someone
@@ -235,6 +236,16 @@ def live_function(provider: str, name: str) -> Callable[..., Any] | None:
         return None
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def estimate_hook(provider: str, name: str) -> Callable[..., Any] | None:
+    """The function ``name`` of ``finetune_sdk.providers.<provider>.estimate``, where the vendor
+    ships that module (e.g. ``job_flavor``: the hardware a job will get); None elsewhere."""
+    if not resources.files("finetune_sdk.providers").joinpath(provider, "estimate.py").is_file():
+        return None
+    module = importlib.import_module(f"finetune_sdk.providers.{provider}.estimate")
+    found: Callable[..., Any] | None = getattr(module, name, None)
+    return found
 
 
 def sunset_summary(provider: str) -> str | None:

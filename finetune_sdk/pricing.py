@@ -24,8 +24,8 @@ from .errors import ConfigurationError
 from .types import CostEstimate
 
 __all__ = ["PRICES_ENV", "UNITS", "Price", "PricedEstimate", "bundled_prices",
-           "clear_registered_prices", "find_price", "load_prices", "price_table_markdown",
-           "register_price"]
+           "clear_registered_prices", "find_price", "load_live_prices", "load_prices",
+           "price_table_markdown", "register_price"]
 
 PRICES_ENV = "FINETUNE_SDK_PRICES"
 Unit = Literal["1M_tokens", "gpu_hour", "job_minimum"]
@@ -145,6 +145,25 @@ def set_live_prices(provider: str, prices: list[Price] | None) -> None:
         _live.pop(provider, None)
     else:
         _live[provider] = list(prices)
+
+
+def load_live_prices(provider: str, notes: list[str]) -> None:
+    """Replace the bundled prices of ``provider`` by the vendor's live list, if it has one."""
+    from .facts import live_function
+
+    lookup = live_function(provider, "prices")
+    if lookup is None:
+        notes.append(f"{provider} has no live price lookup: bundled table used")
+        return
+    try:
+        rows = [Price.from_dict({**row, "provider": provider}, f"{provider} live prices")
+                for row in lookup()]
+    except Exception as exc:  # offline, no token, a changed API: the table still answers
+        notes.append(f"live price lookup failed ({type(exc).__name__}: {exc}); bundled table"
+                     " used")
+        return
+    set_live_prices(provider, rows)
+    notes.append(f"live prices: {len(rows)} entries from {provider}")
 
 
 def _layers() -> list[list[Price]]:
