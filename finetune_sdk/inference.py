@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +27,7 @@ from .errors import (
     ProviderNotInstalledError,
     UnsupportedFeatureError,
 )
+from .profiles import BUILTIN_PROFILES, ProviderProfile
 from .retry import RetryPolicy
 from .types import ModelRef
 
@@ -39,60 +39,41 @@ __all__ = ["JOB_ID_SHAPES", "Messages", "as_messages", "as_model_ref", "chat", "
 
 Messages = list[dict[str, Any]]
 
-_MODULES = {
-    "openai": ("finetune_sdk.providers.openai.inference", "openai"),
-    "fireworks": ("finetune_sdk.providers.fireworks.inference", None),
-    "gemini": ("finetune_sdk.providers.gemini.inference", "google"),
-    "huggingface": ("finetune_sdk.providers.huggingface.inference", "hf"),
-    "together": ("finetune_sdk.providers.together.inference", "together"),
-    "fake": ("finetune_sdk.providers.fake_inference", None),
-    "bedrock": ("finetune_sdk.providers.bedrock.inference", "aws"),
-    "azure-openai": ("finetune_sdk.providers.openai_compatible.inference", "openai"),
-}
-_EXTRA_FOR_MODULE = {"openai": "openai", "google": "google", "huggingface_hub": "hf",
-                     "torch": "local", "transformers": "local", "peft": "local"}
+def _profiles() -> list[ProviderProfile]:
+    """Every provider's profile: built-ins, then registered and entry-point ones."""
+    from .registry import available_providers, registered_profile
+
+    profiles = []
+    for name in [p.name for p in BUILTIN_PROFILES] + available_providers():
+        try:
+            profiles.append(registered_profile(name))
+        except ProviderNotInstalledError:
+            continue  # a third-party package that does not import: it names no model
+    return list({p.name: p for p in profiles}.values())
 
 
-#: Job ids as each vendor writes them, so ``finetune chat JOB_ID`` knows a job from a model
-#: without the ledger (no model id takes these shapes). Checked before ``guess_provider``: a
-#: Vertex job ``projects/...`` is not a Gemini model, which is why it used to 404.
-JOB_ID_SHAPES = {
-    "fake": r"ftjob-fake-[0-9a-f]{16}",
-    "local": r"ftjob-local-[0-9a-f]{12}",
-    "openai": r"ftjob-[A-Za-z0-9]+",
-    "gemini": r"projects/[^/]+/locations/[^/]+/tuningJobs/\d+",
-    "fireworks": r"accounts/[^/]+/(?:supervisedFineTuningJobs|dpoJobs)/[A-Za-z0-9-]+",
-    "huggingface": r"(?:[\w.-]+/)?[0-9a-f]{24}",
-}
-#: Short forms the adapters also accept, taken as job ids only when the provider is named:
-#: a Vertex job's number, the job ids this SDK gives Fireworks jobs.
-_NAMED_JOB_ID_SHAPES = {"gemini": r"\d+", "fireworks": r"ftsdk-[a-z0-9-]+"}
+#: Job ids as each vendor writes them (from the provider profiles), so ``finetune chat JOB_ID``
+#: knows a job from a model without the ledger (no model id takes these shapes). Checked before
+#: ``guess_provider``: a Vertex job ``projects/...`` is not a Gemini model.
+JOB_ID_SHAPES = {p.name: p.job_id_shape for p in BUILTIN_PROFILES if p.job_id_shape}
 
 
 def job_provider(target: str, provider: str | None = None) -> str | None:
-    """The provider whose job id ``target`` looks like (only ``provider``'s when given)."""
-    names = [provider] if provider else list(JOB_ID_SHAPES)
-    for name in names:
-        shapes = [JOB_ID_SHAPES.get(name)] + ([_NAMED_JOB_ID_SHAPES.get(name)] if provider
-                                              else [])
-        if any(shape and re.fullmatch(shape, target) for shape in shapes):
-            return name
-    return None
+    """The provider whose job id ``target`` looks like (only ``provider``'s when given; then
+    its short forms count too: a Vertex job's number, the job ids this SDK gives Fireworks)."""
+    if provider:
+        from .profiles import profile_of
+
+        profile = profile_of(provider)
+        return profile.name if profile.is_job_id(target, named=True) else None
+    return next((p.name for p in _profiles() if p.is_job_id(target)), None)
 
 
 def guess_provider(model_id: str) -> str | None:
     """The provider a model id clearly belongs to, or None when it could be several."""
-    if model_id.startswith("fake:"):
-        return "fake"
-    if model_id.startswith("local:") or model_id == "tiny" or Path(model_id).is_dir():
+    if model_id == "tiny" or Path(model_id).is_dir():
         return "local"
-    if model_id.startswith("ft:"):
-        return "openai"
-    if model_id.startswith("accounts/"):
-        return "fireworks"
-    if model_id.startswith("projects/"):
-        return "gemini"
-    return None
+    return next((p.name for p in _profiles() if model_id.startswith(p.model_prefixes)), None)
 
 
 def as_model_ref(model: ModelRef | str | Any, provider: str | None = None) -> ModelRef:
@@ -133,21 +114,22 @@ def _normalise(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _vendor_chat(provider: str) -> Callable[..., str]:
-    if provider not in _MODULES:
-        known = sorted([*_MODULES, "local"])
-        close = difflib.get_close_matches(provider, known, n=1)
-        hint = f". Did you mean {close[0]!r}?" if close else ""
+def _vendor_chat(provider: str) -> tuple[Callable[..., str], bool]:
+    """The provider's ``chat`` (from its profile) and whether to retry it."""
+    from .profiles import profile_of
+    from .registry import available_providers
+
+    try:
+        profile = profile_of(provider)
+    except ConfigurationError:
+        profile = None
+    if profile is None or profile.inference is None:
+        known = sorted({*(p.name for p in _profiles() if p.inference), "local"})
+        close = difflib.get_close_matches(provider, available_providers(), n=1)
+        hint = f". Did you mean {close[0]!r}?" if close and close[0] != provider else ""
         raise ConfigurationError(f"no inference for provider {provider!r}"
                                  f" (known: {', '.join(known)}){hint}")
-    module, extra = _MODULES[provider]
-    try:
-        return importlib.import_module(module).chat
-    except ImportError as exc:
-        missing = _EXTRA_FOR_MODULE.get((exc.name or "").split(".")[0], extra)
-        raise ProviderNotInstalledError(
-            f"{provider} inference needs {exc.name}: pip install 'finetune-sdk[{missing}]'"
-        ) from None
+    return profile.chat_function(), profile.retry_inference
 
 
 def _local_generate() -> Any:
@@ -188,8 +170,8 @@ def chat(model: ModelRef | str, messages: Messages | str, *, provider: str | Non
     params = _normalise(params)
     if ref.provider == "local":
         return _local_generate().chat_local(_local_target(ref), msgs, **_local_kwargs(params))
-    fn = _vendor_chat(ref.provider)
-    if ref.provider == "fake":
+    fn, retried = _vendor_chat(ref.provider)
+    if not retried:
         return fn(ref, msgs, **params)
     return (retry or RetryPolicy()).call(lambda: fn(ref, msgs, **params), idempotent=True)
 

@@ -8,19 +8,18 @@ stays fast.
 from __future__ import annotations
 
 import difflib
-import importlib
-from dataclasses import dataclass
 from importlib import metadata
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, ProviderNotInstalledError
+from .errors import ConfigurationError
+from .profiles import BUILTIN_PROFILES, ProviderProfile, third_party_profile
 
 if TYPE_CHECKING:
     from .provider import Provider
 
 __all__ = [
-    "ProviderEntry",
+    "ProviderProfile",
     "available_providers",
     "create_provider",
     "get_provider_class",
@@ -31,54 +30,30 @@ __all__ = [
 ENTRY_POINT_GROUP = "finetune_sdk.providers"
 
 
-@dataclass(frozen=True)
-class ProviderEntry:
-    """Where a provider lives and which extra installs its dependencies."""
-
-    path: str
-    extra: str | None = None
-    aliases: tuple[str, ...] = ()
-
-
-_registry: dict[str, ProviderEntry] = {
-    "fake": ProviderEntry("finetune_sdk.providers.fake:FakeProvider"),
-    "local": ProviderEntry("finetune_sdk.providers.local:LocalProvider", "local"),
-    "openai": ProviderEntry("finetune_sdk.providers.openai.adapter:OpenAIProvider", "openai"),
-    "openai-compatible": ProviderEntry(
-        "finetune_sdk.providers.openai_compatible.adapter:OpenAICompatibleProvider", "openai"
-    ),
-    "azure-openai": ProviderEntry(
-        "finetune_sdk.providers.openai_compatible.adapter:AzureOpenAIProvider", "openai", ("azure",)
-    ),
-    "nebius": ProviderEntry(
-        "finetune_sdk.providers.openai_compatible.adapter:NebiusProvider", "openai"
-    ),
-    "fireworks": ProviderEntry("finetune_sdk.providers.fireworks.adapter:FireworksProvider"),
-    "gemini": ProviderEntry(
-        "finetune_sdk.providers.gemini.adapter:GeminiProvider", "google", ("vertex", "google")
-    ),
-    "huggingface": ProviderEntry(
-        "finetune_sdk.providers.huggingface.adapter:HuggingFaceProvider", "hf", ("autotrain", "hf")
-    ),
-    "together": ProviderEntry(
-        "finetune_sdk.providers.together.adapter:TogetherProvider", "together"
-    ),
-    "bedrock": ProviderEntry("finetune_sdk.providers.bedrock.adapter:BedrockProvider", "aws"),
-}
+_registry: dict[str, ProviderProfile] = {p.name: p for p in BUILTIN_PROFILES}
 known_providers = MappingProxyType(_registry)
+"""Every registered provider's profile (built-in, registered, and entry points once read)."""
 _entry_points_loaded = False
+_resolved: set[str] = set(_registry)
+"""Names whose profile is final; a third-party one is completed from its class on first use."""
 
 
 def register_provider(name: str, path_or_class: str | type, *, clobber: bool = False) -> None:
-    """Add a provider under ``name`` ("module:Class" or the class itself)."""
+    """Add a provider under ``name`` ("module:Class" or the class itself).
+
+    The class may describe itself with a ``provider_profile`` (a :class:`ProviderProfile`:
+    wire module for ``validate``/``convert``, inference module for ``chat``...).
+    """
     if name in _registry and not clobber:
         raise ConfigurationError(f"provider {name!r} is already registered (pass clobber=True)")
+    _classes.pop(name, None)
+    _resolved.discard(name)
     if isinstance(path_or_class, type):
         _classes[name] = path_or_class
         path = f"{path_or_class.__module__}:{path_or_class.__qualname__}"
     else:
         path = path_or_class
-    _registry[name] = ProviderEntry(path)
+    _registry[name] = ProviderProfile(name, path)
 
 
 _classes: dict[str, type] = {}
@@ -90,7 +65,18 @@ def _load_entry_points() -> None:
         return
     _entry_points_loaded = True
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        _registry.setdefault(ep.name, ProviderEntry(ep.value))
+        if ep.name not in _registry:
+            _registry[ep.name] = ProviderProfile(ep.name, ep.value)
+
+
+def registered_profile(name: str) -> ProviderProfile:
+    """The profile registered under the canonical ``name``, completed from a third-party class."""
+    profile = _registry[name]
+    if name not in _resolved:
+        profile = third_party_profile(name, profile.adapter, _classes.get(name))
+        _registry[name] = profile
+        _resolved.add(name)
+    return profile
 
 
 def canonical_name(name: str) -> str:
@@ -116,17 +102,7 @@ def get_provider_class(name: str) -> type[Provider]:
     key = canonical_name(name)
     if key in _classes:
         return _classes[key]
-    entry = _registry[key]
-    module_name, _, attr = entry.path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        extra = entry.extra or key
-        raise ProviderNotInstalledError(
-            f"the {key!r} provider needs extra packages ({exc.name or exc}):"
-            f' pip install "finetune-sdk[{extra}]"'
-        ) from exc
-    cls = getattr(module, attr)
+    cls = _registry[key].adapter_class()
     _classes[key] = cls
     return cls
 

@@ -78,7 +78,8 @@ def test_aliases_resolve() -> None:
 
 def test_missing_extra_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(
-        registry._registry, "ghost", registry.ProviderEntry("no_such_module_xyz:Ghost", "ghost")
+        registry._registry, "ghost",
+        registry.ProviderProfile("ghost", "no_such_module_xyz:Ghost", "ghost"),
     )
     with pytest.raises(ProviderNotInstalledError, match=r'pip install "finetune-sdk\[ghost\]"'):
         registry.get_provider_class("ghost")

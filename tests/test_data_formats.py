@@ -183,8 +183,17 @@ def test_convert_failure_leaves_no_partial_file(tmp_path):
 
 def test_convert_unknown_target(tmp_path):
     src = write(tmp_path / "in.jsonl", [CHAT])
-    with pytest.raises(ConfigurationError):
-        convert_file(src, tmp_path / "o.jsonl", to="fake")
+    with pytest.raises(ConfigurationError, match="unknown provider 'fakee'"):
+        convert_file(src, tmp_path / "o.jsonl", to="fakee")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_convert_to_a_provider_without_a_wire_format_writes_canonical_jsonl(tmp_path):
+    # The fake provider's profile names no wire module: it takes canonical chat JSONL.
+    src = write(tmp_path / "in.jsonl", [CHAT])
+    report = convert_file(src, tmp_path / "o.jsonl", to="fake")
+    assert report.target == "fake" and report.examples == 1
+    assert [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()] == [CHAT]
 
 
 def _core(example: dict) -> dict:

@@ -163,7 +163,7 @@ def test_each_profile_has_its_wire_module_and_rules(name, provider, max_bytes):
     rules = rules_for(name)
     assert rules.provider == provider and rules.max_file_bytes == max_bytes
     module = wire_module(name)
-    assert module.RULES is rules and get_provider_class(name).profile.wire_module == \
+    assert module.RULES == rules and get_provider_class(name).profile.wire_module == \
         module.__name__
 
 

@@ -10,7 +10,6 @@ chat JSONL for our trainer) or a format name (``chat``, ``prompt_completion``, `
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import json
 import os
@@ -25,16 +24,11 @@ from ..errors import ConfigurationError, DatasetError
 from ._guards import deep_guard
 from ._lines import file_sha256, require_file, write_atomic_lines
 from .formats import FORMATS, detect_format, from_canonical, is_preference
-from .rules import RulePack, rules_for
+from .rules import RulePack
 
-__all__ = ["WIRE_PROVIDERS", "ConversionReport", "WireFile", "convert_file", "stream_wire",
+__all__ = ["ConversionReport", "WireFile", "convert_file", "stream_wire",
            "wire_file", "wire_module"]
 
-WIRE_PROVIDERS = ("openai", "fireworks", "gemini", "huggingface", "together", "bedrock")
-WIRE_MODULES = {"openai-compatible": "openai_compatible.generic",
-                "azure-openai": "openai_compatible.azure", "nebius": "openai_compatible.nebius"}
-"""Providers whose wire module is not ``providers/<name>/dataset.py`` (OpenAI-compatible profiles
-share the openai wire format, each with its own rules)."""
 ToWire = Callable[..., dict[str, Any]]
 
 
@@ -55,17 +49,16 @@ class ConversionReport:
 
 
 def wire_module(provider: str) -> Any:
-    """``finetune_sdk.providers.<vendor>.dataset`` for a provider name or alias."""
-    from ..registry import canonical_name
+    """The wire module (``RULES``, ``write_wire_jsonl``) of a provider name or alias, as its
+    profile names it."""
+    from ..profiles import profile_of
 
-    name = canonical_name(provider)
-    if name in WIRE_MODULES:
-        return importlib.import_module(f"finetune_sdk.providers.{WIRE_MODULES[name]}")
-    if name not in WIRE_PROVIDERS:
-        raise ConfigurationError(
-            f"no wire format for provider {provider!r}; expected one of"
-            f" {', '.join((*WIRE_PROVIDERS, *WIRE_MODULES, 'local'))}")
-    return importlib.import_module(f"finetune_sdk.providers.{name}.dataset")
+    profile = profile_of(provider)
+    module = profile.wire_module()
+    if module is None:
+        raise ConfigurationError(f"provider {profile.name!r} has no wire format of its own: it"
+                                 " takes canonical chat JSONL (convert --to local)")
+    return module
 
 
 def _check_method(example: dict[str, Any], method: str, file: str, line: int) -> None:
@@ -175,33 +168,37 @@ def convert_file(src: str | Path, dst: str | Path, *, to: str, method: str = "au
         raise ConfigurationError("output must be a different file from the input")
     source_format = detect_format(src)
     target = to.strip().lower()
-    if options and (target in FORMATS or target in ("local", "canonical")):
-        raise ConfigurationError(f"option(s) {', '.join(sorted(options))} do not apply to"
-                                 f" {target!r} (only to a provider's wire format)")
     if target in FORMATS:
+        _no_options(options, target)
         count = write_atomic_lines(dst, _format_lines(src, target))
         method = "dpo" if target == "preference" else "sft"
-    elif target in ("local", "canonical"):
-        method = resolve_method(src, method)
-        count = stream_wire(src, dst, _identity, method=method, rules=rules_for("local"))
-        target = "local"
     else:
-        module = wire_module(target)
-        accepted = inspect.signature(module.write_wire_jsonl).parameters
-        unknown = sorted(set(options) - set(accepted))
-        if unknown:
-            raise ConfigurationError(f"option(s) {', '.join(unknown)} do not apply to {to!r}")
-        method = resolve_method(src, method)
-        count = module.write_wire_jsonl(src, dst, method=method, **options)
-        from ..registry import canonical_name
+        from ..profiles import profile_of
 
-        target = canonical_name(target)
+        profile = profile_of("local" if target == "canonical" else target)
+        target, module = profile.name, profile.wire_module()
+        method = resolve_method(src, method)
+        if module is None:  # canonical chat JSONL, checked against the provider's rules
+            _no_options(options, target)
+            count = stream_wire(src, dst, _identity, method=method, rules=profile.rules())
+        else:
+            accepted = inspect.signature(module.write_wire_jsonl).parameters
+            unknown = sorted(set(options) - set(accepted))
+            if unknown:
+                raise ConfigurationError(f"option(s) {', '.join(unknown)} do not apply to {to!r}")
+            count = module.write_wire_jsonl(src, dst, method=method, **options)
     from .privacy import carry_marker
 
     if carry_mark:
         carry_marker(src, dst)  # a converted sensitive file stays sensitive
     return ConversionReport(str(src), str(dst), target, method, source_format, count,
                             file_sha256(dst))
+
+
+def _no_options(options: dict[str, Any], target: str) -> None:
+    if options:
+        raise ConfigurationError(f"option(s) {', '.join(sorted(options))} do not apply to"
+                                 f" {target!r} (only to a provider's wire format)")
 
 
 def _identity(example: dict[str, Any], *, method: str = "sft") -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["LOCAL_RULES", "RulePack", "file_findings", "rules_for"]
+__all__ = ["GENERIC_RULES", "LOCAL_RULES", "RulePack", "file_findings", "rules_for"]
 
 GB = 1024**3
 MB = 1024**2
@@ -66,25 +66,19 @@ LOCAL_RULES = RulePack(
 )
 
 _DEFAULT_ROLES = frozenset({"system", "user", "assistant", "tool", "function", "developer"})
-_GENERIC = RulePack(provider="generic", allowed_roles=_DEFAULT_ROLES, supports_tool_calls=True,
+GENERIC_RULES = RulePack(provider="generic", allowed_roles=_DEFAULT_ROLES, supports_tool_calls=True,
                     supports_weights=True, methods=frozenset({"sft", "dpo"}))
 """The pack for no provider in particular: every role and feature, no limits."""
 
 
 def rules_for(provider: str | None) -> RulePack:
-    """The rule pack of a provider (aliases allowed); a permissive generic pack for None."""
+    """The rule pack of a provider (aliases allowed; from its profile, methods and file limit
+    from its capabilities); a permissive generic pack for None."""
     if provider is None:
-        return _GENERIC
-    from ..registry import canonical_name
+        return GENERIC_RULES
+    from ..profiles import profile_of
 
-    name = canonical_name(provider)
-    if name == "local":
-        return LOCAL_RULES
-    if name == "fake":
-        return _GENERIC
-    from .convert import wire_module
-
-    return wire_module(name).RULES
+    return profile_of(provider).rules()
 
 
 def file_findings(rules: RulePack, n: int, size: int, fmt: str | None, *,

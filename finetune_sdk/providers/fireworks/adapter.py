@@ -45,7 +45,6 @@ __all__ = ["FireworksOptions", "FireworksProvider"]
 
 SINGLE_UPLOAD_LIMIT = 150 * 1024 * 1024
 """``:upload`` takes files below this; larger ones go through a signed URL."""
-MIN_EXAMPLES = 3
 
 
 class FireworksOptions(ProviderOptions):
@@ -182,7 +181,7 @@ class FireworksProvider(Provider):
         ``lifecycle.wait_for_dataset`` (DatasetError when Fireworks rejects it).
         """
         from ...data.convert import wire_file
-        from .dataset import write_wire_jsonl
+        from .dataset import RULES, write_wire_jsonl
 
         def sft_only(method: str) -> None:
             if method != "sft":
@@ -194,10 +193,10 @@ class FireworksProvider(Provider):
         with wire_file(source, write_wire_jsonl, prefix="fireworks-wire-",
                        check_method=sft_only) as wire:
             count, data = wire.examples, wire.data
-        if count < MIN_EXAMPLES:
+        if count < RULES.min_examples:  # the rule pack `finetune validate` reports from
             raise DatasetError(
-                f"{count} examples; Fireworks needs at least {MIN_EXAMPLES}", file=str(source)
-            )
+                f"{count} examples; Fireworks needs at least {RULES.min_examples}",
+                file=str(source))
         dataset_id = mapping.dataset_id_for(data)
         dataset = self._create_dataset(dataset_id, count)
         # Same content, same id: a READY one from an earlier run is reused as it is; any other
