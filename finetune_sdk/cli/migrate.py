@@ -8,9 +8,20 @@ from typing import Annotated
 
 import typer
 
-from ._compare import eval_params, finish, parse_sets, progress_line, show_plan
-from .app import command, fail, input_file, output_path
-from .evals import check_max_usd
+from ._compare import finish, show_plan
+from ._compare_flags import (
+    CapFlag,
+    JsonFlag,
+    LimitFlag,
+    MaxTokensFlag,
+    MaxUsdFlag,
+    NoEvalFlag,
+    PassThresholdFlag,
+    TimeoutFlag,
+    compare_run_options,
+    report_files,
+)
+from .app import command, fail, input_file
 
 
 @command("migrate")
@@ -40,29 +51,22 @@ def migrate_command(
                                                      " training half still holds out).")] = 1,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Hyperparameter override for every target, NAME=VALUE (repeat).")] = None,
-    cap: Annotated[list[str] | None, typer.Option(
-        "--cap", help="Jobs at once on a provider, PROVIDER=N (repeat).")] = None,
-    max_usd: Annotated[float | None, typer.Option(
-        "--max-usd", help="Skip a target estimated above this many USD.")] = None,
-    limit: Annotated[int | None, typer.Option(
-        "--limit", min=1, help="Evaluate on the first N held-out examples.")] = None,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1,
-                                            help="Answer length in the evaluation.")] = 128,
-    pass_threshold: Annotated[float | None, typer.Option(
-        "--pass-threshold", help="Score at which an answer passes, for the flips.")] = None,
+    cap: CapFlag = None,
+    max_usd: MaxUsdFlag = None,
+    limit: LimitFlag = None,
+    max_tokens: MaxTokensFlag = 128,
+    pass_threshold: PassThresholdFlag = None,
     deploy_for_eval: Annotated[bool, typer.Option(
         "--deploy-for-eval", help="Deploy new fine-tunes that need it to evaluate them (billed"
                                   " while they exist), delete them after.")] = False,
-    no_eval: Annotated[bool, typer.Option("--no-eval", help="Train only.")] = False,
-    timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Give up waiting on a job after this many seconds.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    no_eval: NoEvalFlag = False,
+    timeout: TimeoutFlag = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Move a fine-tune (an OpenAI ftjob-... first of all) to other providers: same data,
     equivalent base model, converted hyperparameters; then compare each new model with the
     source on held-out data. Prints the plan and sends nothing until --yes."""
     from ..bakeoff.plan import Plan
-    from ..bakeoff.targets import parse_caps
     from ..migrate import migrate
 
     for path, flag in ((data, "--data"), (validation_data, "--validation-data")):
@@ -70,22 +74,17 @@ def migrate_command(
             input_file(path, flag)
     if validation_data is not None and data is None:
         fail("--validation-data goes with --data")
-    output_path(out, "--out", folder=True)
-    check_max_usd(max_usd)
-    if not 0 < val < 1:
-        fail(f"--val must be between 0 and 1 (got {val:g})")
+    options = compare_run_options(out=out, val=val, set_=set_, cap=cap, max_usd=max_usd,
+                                  limit=limit, max_tokens=max_tokens,
+                                  pass_threshold=pass_threshold, deploy_for_eval=deploy_for_eval,
+                                  no_eval=no_eval, timeout=timeout, as_json=as_json)
     plan_only = dry_run or not yes
     result = migrate(source, to, out=out, data=data, validation_data=validation_data,
-                     source_provider=source_provider, hyperparameters=parse_sets(set_), val=val,
-                     seed=seed, caps=parse_caps(cap), max_usd=max_usd, dry_run=plan_only,
-                     on_event=None if as_json else progress_line, timeout=timeout,
-                     evaluate=not no_eval, eval_limit=limit, eval_params=eval_params(max_tokens),
-                     pass_threshold=pass_threshold, deploy_for_eval=deploy_for_eval)
+                     source_provider=source_provider, seed=seed, dry_run=plan_only, **options)
     if isinstance(result, Plan):
         ready = sum(p.blocked is None for p in result.targets)
         hint = ("dry run: nothing was sent." + (
             f" Run again with --yes to start {ready} job(s)." if not dry_run and ready else ""))
         show_plan(result, as_json=as_json, ready_hint=hint)
         return
-    finish(result, {k: out / f"report.{ext}" for k, ext in
-                    (("markdown", "md"), ("json", "json"), ("html", "html"))}, as_json=as_json)
+    finish(result, report_files(out), as_json=as_json)
