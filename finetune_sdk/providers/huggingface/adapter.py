@@ -6,9 +6,10 @@ push the result to the Hub model repo ``{namespace}/{project}``, which is the mo
 
 huggingface_hub never retries a POST, so ``run_job`` is sent exactly once; a dropped connection
 (``httpx2.RemoteProtocolError``) becomes APITimeoutError and the lifecycle looks the job up by its
-``ftsdk-client-ref`` label. Reads bypass huggingface_hub's own ``http_backoff`` (it sleeps for real
-outside our RetryPolicy): they go through ``self.retry``. ``timeout`` bounds each request
-(huggingface_hub's shared client has none); see ``http_timeout`` for how without global changes.
+``ftsdk-client-ref`` label. Every other call retries through ``self.retry`` alone: huggingface_hub's
+own ``http_backoff`` (it sleeps for real, outside our RetryPolicy) is off inside ``_call``, see
+``hub_retries``. ``timeout`` bounds each request (huggingface_hub's shared client has none); see
+``http_timeout`` for how without global changes.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ...types import (
 )
 from . import commands, hardware, mapping
 from .http_timeout import request_timeout
+from .hub_retries import hub_retries_off
 from .token import require_token
 
 __all__ = ["HuggingFaceOptions", "HuggingFaceProvider"]
@@ -150,7 +152,8 @@ class HuggingFaceProvider(Provider):
         secret = self._token.get_secret_value()
 
         def timed() -> T:
-            with request_timeout(self.timeout):
+            # One retry owner: huggingface_hub's http_backoff must not retry inside self.retry.
+            with request_timeout(self.timeout), hub_retries_off():
                 return fn()
 
         def translated() -> T:
@@ -171,9 +174,12 @@ class HuggingFaceProvider(Provider):
 
     # -- datasets -------------------------------------------------------------------------
     def upload_dataset(
-        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train", wait: bool = True
     ) -> DatasetRef:
-        """Convert to the chat/preference JSONL AutoTrain reads; upload to a private repo."""
+        """Convert to the chat/preference JSONL AutoTrain reads; upload to a private repo.
+
+        The commit is the whole upload: the ref is ``ready`` whatever ``wait`` says.
+        """
         from ...data.convert import wire_file
         from .dataset import write_wire_jsonl
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["request_timeout"]
+__all__ = ["add_hook", "request_timeout"]
 
 _LIMIT: ContextVar[float | None] = ContextVar("finetune_sdk_hf_timeout", default=None)
 _INSTALL_LOCK = threading.Lock()
@@ -42,16 +42,16 @@ def _cap_timeout(request: Any) -> None:
     request.extensions = {**request.extensions, "timeout": capped}
 
 
-def _install(session: Any) -> None:
-    hooks = session.event_hooks
-    if _cap_timeout in hooks.get("request", []):
+def add_hook(session: Any, event: str, hook: Any) -> None:
+    """Add ``hook`` to the shared client's ``event`` ("request"/"response") hooks, once."""
+    if hook in session.event_hooks.get(event, []):
         return
     with _INSTALL_LOCK:
         hooks = session.event_hooks
-        if _cap_timeout not in hooks.get("request", []):
+        if hook not in hooks.get(event, []):
             # Replace the dict (the setter copies lists) rather than append in place, so a
             # request being sent on another thread never sees the list change under it.
-            session.event_hooks = {**hooks, "request": [*hooks.get("request", []), _cap_timeout]}
+            session.event_hooks = {**hooks, event: [*hooks.get(event, []), hook]}
 
 
 @contextmanager
@@ -63,7 +63,8 @@ def request_timeout(seconds: float | None) -> Iterator[None]:
         return
     from huggingface_hub.utils import get_session
 
-    _install(get_session())  # again each time: close_session() builds a fresh client
+    # Again each time: close_session() builds a fresh client.
+    add_hook(get_session(), "request", _cap_timeout)
     token = _LIMIT.set(float(seconds))
     try:
         yield
