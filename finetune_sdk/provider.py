@@ -1,7 +1,8 @@
 """The Provider interface every adapter implements, and the preflight every spec passes.
 
 Adapters are synchronous and know one vendor's wire format; everything shared (waiting, retry
-rules for creates, dedupe, ledger, progress) lives in ``lifecycle.py`` and ``client.py``.
+rules for creates, dedupe, ledger, progress) lives in ``lifecycle.py``, ``waits.py`` and
+``client.py``.
 
 Contract for adapter authors (checked by ``finetune_sdk.testing.conformance``):
 - ``create_job`` sends the create once (no retries: the lifecycle decides), and stores
@@ -9,6 +10,7 @@ Contract for adapter authors (checked by ``finetune_sdk.testing.conformance``):
 - every other call retries through ``self.retry.call(...)``.
 - vendor exceptions are translated to ``finetune_sdk.errors`` at the boundary, secrets redacted.
 - an unknown vendor status maps to ``JobStatus.UNKNOWN`` and never raises.
+- adapters never sleep: ``upload_dataset(wait=False)`` and ``get_dataset`` answer at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
-from .errors import ConfigurationError, UnsupportedFeatureError
+from .errors import ConfigurationError, DatasetError, UnsupportedFeatureError
 from .retry import RetryPolicy
 from .types import (
     Capabilities,
@@ -35,6 +37,7 @@ from .types import (
     ModelRef,
     ProviderOptions,
 )
+from .waits import DATASET_POLL_S, DATASET_WAIT_S
 
 if TYPE_CHECKING:
     from .deployments.model import Deployment, DeploymentSpec
@@ -47,7 +50,14 @@ class PreflightWarning(UserWarning):
 
 
 class Provider(ABC):
-    """One fine-tuning backend (a vendor API or the local trainer)."""
+    """One fine-tuning backend (a vendor API or the local trainer).
+
+    Adapters never sleep: every wait-until-ready lives in the lifecycle (``waits.py``). A vendor
+    that checks a file after it arrives answers ``upload_dataset(..., wait=False)`` with a
+    ``processing`` ref and overrides ``get_dataset`` (one read) and ``discard_dataset``; the
+    lifecycle polls, pausing ``dataset_poll_interval`` seconds at first, for at most
+    ``dataset_wait_timeout`` seconds. The defaults fit a provider whose uploads are ready at once.
+    """
 
     name: ClassVar[str]
     """Registry name, e.g. ``"openai"``."""
@@ -56,6 +66,10 @@ class Provider(ABC):
     """Vendor status string -> JobStatus. Missing strings map to UNKNOWN."""
     options_type: ClassVar[type[ProviderOptions] | None] = None
     """The typed options model this provider accepts in ``JobSpec.options``."""
+    dataset_poll_interval: float = DATASET_POLL_S
+    """First pause (seconds) of the lifecycle's dataset wait; the pauses grow from it."""
+    dataset_wait_timeout: float = DATASET_WAIT_S
+    """How long the lifecycle waits for a ``processing`` dataset when the caller names no limit."""
 
     def __init__(self, *, retry: RetryPolicy | None = None) -> None:
         self.retry = retry or RetryPolicy()
@@ -63,11 +77,14 @@ class Provider(ABC):
     # -- required -------------------------------------------------------------------------
     @abstractmethod
     def upload_dataset(
-        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train", wait: bool = True
     ) -> DatasetRef:
         """Upload a JSONL file (already in our chat/preference format) and return its ref.
 
-        The adapter converts to the vendor's wire format itself.
+        The adapter converts to the vendor's wire format itself. ``wait=False`` (what the
+        lifecycle passes) returns as soon as the bytes are sent: the ref may be ``processing``
+        and the lifecycle then polls ``get_dataset``. ``wait=True``, for direct callers, may
+        hand a processing ref to ``lifecycle.wait_for_dataset``; it never sleeps itself.
         """
 
     @abstractmethod
@@ -91,6 +108,23 @@ class Provider(ABC):
         """The servable model of a succeeded job, saying whether it needs a deployment first."""
 
     # -- optional -------------------------------------------------------------------------
+    def get_dataset(self, ref: DatasetRef) -> DatasetRef:
+        """``ref`` as the vendor reports it now: one read, no waiting (the lifecycle polls).
+
+        The default is for uploads that are ready at once: ``ref`` comes back unchanged. A
+        ``processing`` ref it cannot ask about again is a DatasetError, not a wait that only
+        ends at the timeout.
+        """
+        if ref.status == "processing":
+            raise DatasetError(f"{self.name} returned dataset {ref.id} still processing but"
+                               " cannot be asked about it again (no get_dataset)",
+                               file=ref.filename)
+        return ref
+
+    def discard_dataset(self, ref: DatasetRef) -> None:  # noqa: B027 - optional hook
+        """Delete a dataset that will never train (vendors bill its storage). Default: the
+        provider stores nothing to delete."""
+
     def list_events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
         """The job's event log, oldest first."""
         raise self.unsupported("events")

@@ -33,11 +33,11 @@ T = TypeVar("T")
 
 MAX_POLL_INTERVAL = 60.0
 DATASET_POLL_S = 2.0
-"""First pause between dataset polls when the provider names none (``dataset_poll_interval``)."""
+"""First pause between dataset polls: ``Provider.dataset_poll_interval``'s default."""
 DATASET_MAX_POLL_S = 10.0
 """Processing takes seconds to minutes: polls never grow further apart than this."""
 DATASET_WAIT_S = 600.0
-"""How long a dataset may stay processing when neither caller nor provider says."""
+"""How long a dataset may stay processing: ``Provider.dataset_wait_timeout``'s default."""
 
 
 class _Polling(Generic[T]):
@@ -189,19 +189,16 @@ def wait_for_job(
 
 
 # -- datasets -----------------------------------------------------------------------------
-# Adapters with a ``get_dataset(ref) -> DatasetRef`` (one non-blocking read) take
-# ``upload_dataset(..., wait=False)`` and may answer ``status="processing"``; their
-# ``discard_dataset(ref)``, if any, deletes a dataset that will never train. Other providers
-# return ready refs. (Provider declares neither yet; hence the getattr below.)
+# The surface is Provider's: ``upload_dataset(..., wait=False)`` may answer
+# ``status="processing"``, ``get_dataset(ref)`` is one non-blocking read, ``discard_dataset(ref)``
+# deletes a dataset that will never train. Its defaults fit uploads that are ready at once.
 
 
 def start_upload(
     provider: Provider, path: Path, *, purpose: Literal["train", "validation"] = "train"
 ) -> DatasetRef:
     """Send the data and return at once: the ref may still be ``processing``."""
-    if hasattr(provider, "get_dataset"):
-        return provider.upload_dataset(path, purpose=purpose, wait=False)  # type: ignore[call-arg]
-    return provider.upload_dataset(path, purpose=purpose)
+    return provider.upload_dataset(path, purpose=purpose, wait=False)
 
 
 def dataset_wait_state(
@@ -212,31 +209,21 @@ def dataset_wait_state(
     on_update: Callable[[DatasetRef], None] | None = None,
 ) -> DatasetWaitState:
     """The polling rules for one dataset wait; None picks the provider's (or our) defaults."""
-    interval = poll_interval if poll_interval is not None else getattr(
-        provider, "dataset_poll_interval", DATASET_POLL_S)
-    limit = timeout if timeout is not None else getattr(
-        provider, "dataset_wait_timeout", DATASET_WAIT_S)
+    interval = provider.dataset_poll_interval if poll_interval is None else poll_interval
+    limit = provider.dataset_wait_timeout if timeout is None else timeout
     return DatasetWaitState(interval=interval, timeout=limit, on_update=on_update,
                             max_interval=max(DATASET_MAX_POLL_S, interval))
 
 
 def refresh_dataset(provider: Provider, ref: DatasetRef) -> DatasetRef:
     """The ref as the vendor reports it now (one read)."""
-    get = getattr(provider, "get_dataset", None)
-    if get is None:
-        raise DatasetError(f"{provider.name} returned dataset {ref.id} still processing but"
-                           " cannot be asked about it again (no get_dataset)", file=ref.filename)
-    fresh: DatasetRef = get(ref)
-    return fresh
+    return provider.get_dataset(ref)
 
 
 def discard_dataset(provider: Provider, ref: DatasetRef) -> None:
     """Best effort: delete a dataset that will never train (vendors bill its storage)."""
-    discard = getattr(provider, "discard_dataset", None)
-    if discard is None:
-        return
     try:
-        discard(ref)
+        provider.discard_dataset(ref)
     except FinetuneError as exc:  # already redacted; the wait's own error is what matters
         logger.warning("could not delete dataset %s: %s", ref.id, exc)
 
@@ -262,8 +249,8 @@ def wait_for_dataset(
     """Poll until the vendor has processed ``ref``; returns it ``ready``.
 
     DatasetError when the vendor rejects it (the dataset is discarded), WaitTimeoutError with
-    the last ref after ``timeout`` (default: the provider's ``dataset_wait_timeout``, else
-    600 s; the dataset is kept). A read that still fails after its retries discards it too.
+    the last ref after ``timeout`` (default: the provider's ``dataset_wait_timeout``; the
+    dataset is kept). A read that still fails after its retries discards it too.
     """
     state = dataset_wait_state(provider, timeout=timeout, poll_interval=poll_interval,
                                on_update=on_update)

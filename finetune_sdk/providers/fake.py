@@ -132,8 +132,9 @@ class FakeProvider(Provider):
 
     # -- Provider interface --------------------------------------------------------------
     def upload_dataset(
-        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train", wait: bool = True
     ) -> DatasetRef:
+        """A ready ref at once (the fake checks nothing after the upload), whatever ``wait``."""
         from ..data.formats import detect_format, iter_examples
 
         # Read it as the real adapters do (they convert to the vendor's JSONL first), so a CSV
