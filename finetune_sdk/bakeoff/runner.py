@@ -174,13 +174,21 @@ def _watch(label: str, on_event: Event | None) -> Callable[[Job], None]:
     return show
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _run_one(run: TargetRun, client: Client, state: RunState, on_event: Event | None,
              poll_interval: float | None, timeout: float | None) -> None:
     plan, label = run.plan, run.label
     assert plan.spec is not None and client.ledger is not None
     row = client.ledger.get(plan.spec.client_ref)
-    run.attached = row is not None and bool(row.job_id)
+    started = datetime.now(UTC)
     job = client.jobs.create(plan.spec, validate=False)  # validated in the plan
+    # A run killed between sending the create and recording the id leaves a row without one;
+    # the resent create then finds that job (client-chosen ids), made before this run started.
+    run.attached = row is not None and (bool(row.job_id) or (
+        job.created_at is not None and _aware(job.created_at) < started))
     state.update(label, client_ref=plan.client_ref, job_id=job.id, provider=job.provider,
                  first_seen=_now())
     if on_event:
