@@ -133,17 +133,21 @@ def providers_command(as_json: JsonOpt = False) -> None:
     """Show every provider, what it can do (the capability matrix) and its sunset."""
     from ..errors import ProviderNotInstalledError
     from ..facts import sunset_summary
-    from ..registry import available_providers, get_provider_class
+    from ..profiles import profile_of
+    from ..registry import available_providers
 
     matrix: dict[str, Any] = {}
     for name in available_providers():
         try:
-            caps = get_provider_class(name).capabilities
+            profile = profile_of(name)  # a third-party one imports its class here
+            caps = profile.capabilities()
         except ProviderNotInstalledError as exc:
             matrix[name] = {"installed": False, "hint": str(exc), "sunset": sunset_summary(name)}
             continue
         matrix[name] = {"installed": True, **caps.model_dump(mode="json"),
-                        "sunset": sunset_summary(name)}
+                        "sunset": sunset_summary(name), "display_name": profile.title,
+                        "aliases": list(profile.aliases), "wire_format": profile.wire,
+                        "inference": profile.inference}
     if as_json:
         print_json(matrix)
         return
