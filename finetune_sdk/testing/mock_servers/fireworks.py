@@ -23,6 +23,7 @@ import httpx2
 
 from ...types import JobStatus
 from ._fireworks_deployments import DeploymentRoutes
+from ._lookup import with_record
 from ._openai_files import parse_multipart
 from .base import MockServer, route
 
@@ -63,6 +64,11 @@ _ENDED = {
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _short(name: str) -> str:
+    """The id at the end of a resource name (``accounts/a/supervisedFineTuningJobs/<id>``)."""
+    return name.rsplit("/", 1)[-1]
 
 
 class FireworksMockServer(DeploymentRoutes, MockServer):
@@ -126,16 +132,15 @@ class FireworksMockServer(DeploymentRoutes, MockServer):
         }
         return self.json(200, self.datasets[name])
 
-    def _dataset(self, account: str, dataset_id: str) -> dict[str, Any] | None:
-        return self.datasets.get(f"accounts/{account}/datasets/{dataset_id}")
-
-    @route("GET", _DS)
-    def get_dataset(
-        self, request: httpx2.Request, account: str, dataset_id: str
-    ) -> httpx2.Response:
-        dataset = self._dataset(account, dataset_id)
+    def _dataset_or_404(self, account: str, dataset_id: str) -> dict[str, Any] | httpx2.Response:
+        dataset = self.datasets.get(f"accounts/{account}/datasets/{dataset_id}")
         if dataset is None:
             return self._error(404, f"dataset {dataset_id} not found")
+        return dataset
+
+    @route("GET", _DS)
+    @with_record("_dataset_or_404")
+    def get_dataset(self, request: httpx2.Request, dataset: dict[str, Any]) -> httpx2.Response:
         answer = dict(dataset)
         if dataset.get("_processing"):  # the bytes arrived; READY from the next read on
             dataset.pop("_processing")
@@ -153,10 +158,8 @@ class FireworksMockServer(DeploymentRoutes, MockServer):
         self.datasets[name]["updateTime"] = _now()
 
     @route("POST", _DS + r":upload")
-    def upload(self, request: httpx2.Request, account: str, dataset_id: str) -> httpx2.Response:
-        dataset = self._dataset(account, dataset_id)
-        if dataset is None:
-            return self._error(404, f"dataset {dataset_id} not found")
+    @with_record("_dataset_or_404")
+    def upload(self, request: httpx2.Request, dataset: dict[str, Any]) -> httpx2.Response:
         form = parse_multipart(request)
         if "file" not in form:
             return self._error(400, "multipart field 'file' is required")
@@ -164,12 +167,10 @@ class FireworksMockServer(DeploymentRoutes, MockServer):
         return self.json(200, {})
 
     @route("POST", _DS + r":getUploadEndpoint")
+    @with_record("_dataset_or_404")
     def get_upload_endpoint(
-        self, request: httpx2.Request, account: str, dataset_id: str
+        self, request: httpx2.Request, dataset: dict[str, Any]
     ) -> httpx2.Response:
-        dataset = self._dataset(account, dataset_id)
-        if dataset is None:
-            return self._error(404, f"dataset {dataset_id} not found")
         sizes = self.body(request).get("filenameToSize") or {}
         urls = {}
         for filename, size in sizes.items():
@@ -204,12 +205,8 @@ class FireworksMockServer(DeploymentRoutes, MockServer):
         return httpx2.Response(200)
 
     @route("POST", _DS + r":validateUpload")
-    def validate_upload(
-        self, request: httpx2.Request, account: str, dataset_id: str
-    ) -> httpx2.Response:
-        dataset = self._dataset(account, dataset_id)
-        if dataset is None:
-            return self._error(404, f"dataset {dataset_id} not found")
+    @with_record("_dataset_or_404")
+    def validate_upload(self, request: httpx2.Request, dataset: dict[str, Any]) -> httpx2.Response:
         parts = [g for g in self.signed.values() if g["dataset"] == dataset["name"]]
         if not parts or any("data" not in g for g in parts):
             return self._error(400, "no uploaded file to validate")
@@ -280,46 +277,41 @@ class FireworksMockServer(DeploymentRoutes, MockServer):
             body["nextPageToken"] = str(start + size)
         return self.json(200, body)
 
-    def _job(self, account: str, job_id: str) -> dict[str, Any] | None:
-        return self.jobs.get(f"accounts/{account}/supervisedFineTuningJobs/{job_id}")
-
-    @route("GET", _JOB)
-    def get_job(self, request: httpx2.Request, account: str, job_id: str) -> httpx2.Response:
-        job = self._job(account, job_id)
+    def _job_or_404(self, account: str, job_id: str) -> dict[str, Any] | httpx2.Response:
+        job = self.jobs.get(f"accounts/{account}/supervisedFineTuningJobs/{job_id}")
         if job is None:
             return self._error(404, f"supervisedFineTuningJob {job_id} not found")
+        return job
+
+    @route("GET", _JOB)
+    @with_record("_job_or_404")
+    def get_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         answer = dict(job)
         if job["state"] == "JOB_STATE_CANCELLING":  # cancellation lands by the next read
             job["state"] = "JOB_STATE_CANCELLED"
         elif self.auto_advance and job["state"] in _NEXT:
-            self.advance(job_id, _NEXT[job["state"]])
+            self.advance(job["name"], _NEXT[job["state"]])
         return self.json(200, answer)
 
     @route("POST", _JOB + r":cancel")
-    def cancel_job(self, request: httpx2.Request, account: str, job_id: str) -> httpx2.Response:
-        job = self._job(account, job_id)
-        if job is None:
-            return self._error(404, f"supervisedFineTuningJob {job_id} not found")
+    @with_record("_job_or_404")
+    def cancel_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         if job["state"] in _ENDED:
-            return self._error(400, f"job {job_id} already ended ({job['state']})")
+            return self._error(400, f"job {_short(job['name'])} already ended ({job['state']})")
         job["state"] = "JOB_STATE_CANCELLING"
         return self.json(200, {})
 
     @route("POST", _JOB + r":resume")
-    def resume_job(self, request: httpx2.Request, account: str, job_id: str) -> httpx2.Response:
-        job = self._job(account, job_id)
-        if job is None:
-            return self._error(404, f"supervisedFineTuningJob {job_id} not found")
+    @with_record("_job_or_404")
+    def resume_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         if job["state"] != "JOB_STATE_PAUSED":
-            return self._error(400, f"job {job_id} is not paused ({job['state']})")
+            return self._error(400, f"job {_short(job['name'])} is not paused ({job['state']})")
         job["state"] = "JOB_STATE_RUNNING"
         return self.json(200, job)
 
     @route("DELETE", _JOB)
-    def delete_job(self, request: httpx2.Request, account: str, job_id: str) -> httpx2.Response:
-        job = self._job(account, job_id)
-        if job is None:
-            return self._error(404, f"supervisedFineTuningJob {job_id} not found")
+    @with_record("_job_or_404")
+    def delete_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         job["state"] = "JOB_STATE_DELETING"
         return self.json(200, {})
 
@@ -333,9 +325,9 @@ class FireworksMockServer(DeploymentRoutes, MockServer):
 
     # -- neutral hooks --------------------------------------------------------------------
     def _find(self, job_id: str) -> dict[str, Any]:
-        short = job_id.rsplit("/", 1)[-1]
+        short = _short(job_id)
         for name, job in self.jobs.items():
-            if name.rsplit("/", 1)[-1] == short:
+            if _short(name) == short:
                 return job
         raise KeyError(job_id)
 

@@ -26,6 +26,7 @@ from typing import Any
 import httpx2
 
 from ...types import JobStatus
+from ._lookup import with_record
 from ._openai_chat import ChatRoutes
 from ._openai_files import OpenAIFilesMixin, parse_multipart
 from .base import MockServer, route
@@ -217,63 +218,52 @@ class OpenAIMockServer(ChatRoutes, OpenAIFilesMixin, MockServer):
         return job
 
     @route("GET", _JOB)
-    def retrieve_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def retrieve_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         answer = self.json(200, self._public(job))
         step = _NEXT.get(job["status"]) if self.auto_advance else None
         if step is not None:
-            self.advance(job_id, step)
+            self.advance(job["id"], step)
         return answer
 
     @route("POST", _JOB + "/cancel")
-    def cancel_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def cancel_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         if job["status"] in _TERMINAL:
-            return self._error(400, f"Job {job_id} has already {job['status']}")
+            return self._error(400, f"Job {job['id']} has already {job['status']}")
         job["status"] = "cancelled"
         job["finished_at"] = int(time.time())
-        self._event(job_id, "Fine-tuning job cancelled")
+        self._event(job["id"], "Fine-tuning job cancelled")
         return self.json(200, self._public(job))
 
     @route("POST", _JOB + "/pause")
-    def pause_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def pause_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         if job["status"] != "running":
             return self._error(400, f"Only running jobs can be paused (job is {job['status']})")
         job["status"] = "paused"
-        self._event(job_id, "Fine-tuning job paused")
+        self._event(job["id"], "Fine-tuning job paused")
         return self.json(200, self._public(job))
 
     @route("POST", _JOB + "/resume")
-    def resume_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def resume_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         if job["status"] != "paused":
             return self._error(400, f"Only paused jobs can be resumed (job is {job['status']})")
         job["status"] = "running"
-        self._event(job_id, "Fine-tuning job resumed")
+        self._event(job["id"], "Fine-tuning job resumed")
         return self.json(200, self._public(job))
 
     @route("GET", _JOB + "/events")
-    def list_events(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
-        return self._page(list(reversed(self.events.get(job_id, []))), request.url.params)
+    @with_record("_job_or_404")
+    def list_events(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
+        return self._page(list(reversed(self.events.get(job["id"], []))), request.url.params)
 
     @route("GET", _JOB + "/checkpoints")
-    def list_checkpoints(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
-        response = self._page(list(reversed(self.checkpoints.get(job_id, []))), request.url.params)
+    @with_record("_job_or_404")
+    def list_checkpoints(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
+        newest_first = list(reversed(self.checkpoints.get(job["id"], [])))
+        response = self._page(newest_first, request.url.params)
         body = json.loads(response.content)
         body["first_id"] = body["data"][0]["id"] if body["data"] else None
         body["last_id"] = body["data"][-1]["id"] if body["data"] else None

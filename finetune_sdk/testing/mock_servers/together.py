@@ -1,12 +1,7 @@
 """A stateful fake of Together's files and fine-tuning API (the ``/v1`` paths together 3.1.1
 calls), driven through the official SDK in tests.
 
-Files: ``POST /v1/files`` (form fields purpose, file_name, file_type, checksum) answers 302 with
-a presigned ``Location`` on this server and ``X-Together-File-Id``; ``PUT`` of the bytes there
-(``put_headers`` records its headers, to prove the key never goes to storage);
-``POST /v1/files/{id}/preprocess`` validates (``processing_status`` COMPLETED, or INVALID_FORMAT
-with a ``validation_report`` when a line is not a chat/preference object or ``file_rejection``
-is set); ``GET`` / ``DELETE /v1/files/{id}``, ``GET /v1/files``.
+Files: ``_together_files.py`` (presigned uploads, then ``preprocess`` validates).
 
 Fine-tuning: ``GET /v1/fine-tunes/models/limits`` (404 for a model not in ``models``),
 ``POST /v1/fine-tunes/estimate-price`` (bytes / 4 tokens x epochs x ``price_per_million``;
@@ -18,7 +13,6 @@ first: the adapter sorts), ``GET /v1/fine-tunes/{id}`` (with its events), ``/can
 Errors are ``{"error": {"message", "type", "param", "code"}}``; the shapes follow the SDK's
 response types (the server's exact error body is an assumption).
 
-``processing_reads``: that many reads of a new file show it ``RUNNING`` first.
 ``auto_advance``: every read of a job moves it one step (pending, queued, running,
 compressing, uploading, completed). ``late_output_name``: a completed job shows its
 ``model_output_name`` only from the second read on (Together can fill it in late).
@@ -27,7 +21,6 @@ compressing, uploading, completed). ``late_output_name``: a completed job shows 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +28,8 @@ from typing import Any
 import httpx2
 
 from ...types import JobStatus
-from ._openai_files import parse_multipart
+from ._lookup import with_record
+from ._together_files import TogetherFileRoutes
 from .base import MockServer, route
 
 __all__ = ["DEFAULT_LIMITS", "TogetherMockServer"]
@@ -66,7 +60,7 @@ DEFAULT_LIMITS: dict[str, Any] = {
 }
 
 
-class TogetherMockServer(MockServer):
+class TogetherMockServer(TogetherFileRoutes, MockServer):
     """Together fine-tuning with its real status strings, presigned uploads and estimates."""
 
     base_url = "https://together.mock.invalid"
@@ -114,91 +108,6 @@ class TogetherMockServer(MockServer):
 
     def _error(self, status: int, message: str) -> httpx2.Response:
         return self.json(status, self.error_body(status, message))
-
-    # -- files ----------------------------------------------------------------------------
-    @route("POST", r"/v1/files")
-    def upload_metadata(self, request: httpx2.Request) -> httpx2.Response:
-        fields = {k: v.decode() for k, (_, v) in parse_multipart(request).items()}
-        if fields.get("purpose") != "fine-tune" or not fields.get("file_name"):
-            return self._error(400, "purpose 'fine-tune' and file_name are required")
-        file_id = self._id("file-")
-        self.files[file_id] = {
-            "id": file_id, "object": "file", "bytes": 0, "created_at": 1764547200 + self._clock,
-            "filename": fields["file_name"], "FileType": fields.get("file_type", "jsonl"),
-            "purpose": "fine-tune", "processing_status": "PENDING",
-            "checksum": fields.get("checksum")}
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        return httpx2.Response(302, headers={"Location": f"{origin}/mock-storage/{file_id}",
-                                             "X-Together-File-Id": file_id})
-
-    @route("PUT", r"/mock-storage/(?P<file_id>[^/]+)")
-    def put_bytes(self, request: httpx2.Request, file_id: str) -> httpx2.Response:
-        self.put_headers.append(dict(request.headers))
-        if file_id not in self.files:
-            return httpx2.Response(403, content=b"<Error>no such upload</Error>")
-        self.file_bytes[file_id] = request.content
-        self.files[file_id]["bytes"] = len(request.content)
-        return httpx2.Response(200)
-
-    def _validate(self, data: bytes) -> str | None:
-        if self.file_rejection:
-            return self.file_rejection
-        for number, line in enumerate(data.splitlines(), 1):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                return f"line {number}: not JSON"
-            if not isinstance(record, dict) or not ({"messages", "input"} & set(record)):
-                return f"line {number}: expected 'messages' or a preference pair"
-        return None
-
-    @route("POST", r"/v1/files/(?P<file_id>[^/]+)/preprocess")
-    def preprocess(self, request: httpx2.Request, file_id: str) -> httpx2.Response:
-        file = self.files.get(file_id)
-        if file is None or file_id not in self.file_bytes:
-            return self._error(404, f"file {file_id} has no uploaded content")
-        data = self.file_bytes[file_id]
-        problem = self._validate(data)
-        preference = b'"preferred_output"' in data
-        file["_final"] = {
-            "processing_status": "INVALID_FORMAT" if problem else "COMPLETED",
-            "validation_report": {
-                "valid": problem is None, "file_id": file_id, "nlines": len(data.splitlines()),
-                "dataset_format": "PREFERENCE_OPENAI" if preference else "CONVERSATION",
-                **({"error": problem, "error_type": "INVALID_FORMAT"} if problem else {})}}
-        file["_reads_left"] = self.processing_reads
-        if not self.processing_reads:
-            file.update(file.pop("_final"))
-        else:
-            file["processing_status"] = "RUNNING"
-        return self.json(200, self._file(file))
-
-    @staticmethod
-    def _file(file: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in file.items() if k != "checksum" and not k.startswith("_")}
-
-    @route("GET", r"/v1/files/(?P<file_id>[^/]+)")
-    def retrieve_file(self, request: httpx2.Request, file_id: str) -> httpx2.Response:
-        file = self.files.get(file_id)
-        if file is None:
-            return self._error(404, f"file {file_id} not found")
-        if "_final" in file:
-            file["_reads_left"] -= 1
-            if file["_reads_left"] <= 0:
-                file.update(file.pop("_final"))
-        return self.json(200, self._file(file))
-
-    @route("GET", r"/v1/files")
-    def list_files(self, request: httpx2.Request) -> httpx2.Response:
-        return self.json(200, {"object": "list",
-                               "data": [self._file(f) for f in self.files.values()]})
-
-    @route("DELETE", r"/v1/files/(?P<file_id>[^/]+)")
-    def delete_file(self, request: httpx2.Request, file_id: str) -> httpx2.Response:
-        if self.files.pop(file_id, None) is None:
-            return self._error(404, f"file {file_id} not found")
-        self.file_bytes.pop(file_id, None)
-        return self.json(200, {"id": file_id, "object": "file", "deleted": True})
 
     # -- limits and estimates -------------------------------------------------------------
     @route("GET", r"/v1/fine-tunes/models/limits")
@@ -296,14 +205,12 @@ class TogetherMockServer(MockServer):
                                         for j in self.jobs.values()]})
 
     @route("GET", _JOB)
-    def retrieve_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def retrieve_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         if job["status"] == "cancel_requested":  # Together stops the job a moment later
             self._set(job, "cancelled")
-        if job_id in self._unread:
-            self._unread.discard(job_id)
+        if job["id"] in self._unread:
+            self._unread.discard(job["id"])
             answer = self.json(200, {**self._public(job), "model_output_name": None})
         else:
             answer = self.json(200, self._public(job))
@@ -313,34 +220,26 @@ class TogetherMockServer(MockServer):
         return answer
 
     @route("POST", _JOB + "/cancel")
-    def cancel_job(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def cancel_job(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         if job["status"] in _TERMINAL:
-            return self._error(400, f"job {job_id} is already {job['status']}")
+            return self._error(400, f"job {job['id']} is already {job['status']}")
         self._set(job, "cancel_requested")
         return self.json(200, self._public(job, full=False))
 
     @route("GET", _JOB + "/events")
-    def list_events(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def list_events(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         return self.json(200, {"data": job["events"]})
 
     @route("GET", _JOB + "/checkpoints")
-    def list_checkpoints(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def list_checkpoints(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         return self.json(200, {"data": job["checkpoints"]})
 
     @route("GET", _JOB + "/metrics")
-    def list_metrics(self, request: httpx2.Request, job_id: str) -> httpx2.Response:
-        job = self._job_or_404(job_id)
-        if isinstance(job, httpx2.Response):
-            return job
+    @with_record("_job_or_404")
+    def list_metrics(self, request: httpx2.Request, job: dict[str, Any]) -> httpx2.Response:
         return self.json(200, {"metrics": job.get("metrics", [])})
 
     # -- inference ------------------------------------------------------------------------
