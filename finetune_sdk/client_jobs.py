@@ -80,7 +80,7 @@ class Jobs:
                 logger.info("intent %s already has job %s: attaching", spec.client_ref,
                             row.job_id)
                 return self.get(row.job_id)
-        self._provider.preflight(spec)
+        spec = self._provider.prepare(spec)  # options parsed and checked here, once
         if validate:
             self._validate_local_files(spec)
         if spec.max_usd is not None:

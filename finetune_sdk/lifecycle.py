@@ -100,8 +100,10 @@ def create_job(
     as is (nothing uploaded, nothing sent); a live owner elsewhere is waited for; a dead
     owner's claim is taken over, looking the job up first when its create may have left.
     ``prepare`` (the uploads) runs only once the intent is ours. See ``classify_create_failure``
-    for what happens after a failed send.
+    for what happens after a failed send. An unprepared spec is prepared first
+    (``Provider.prepare``: preflight and the one parse of its options).
     """
+    spec = provider.prepare(spec)
     if ledger is None:
         return _send(provider, prepare(spec) if prepare else spec, None, None)
     from .intent import owner_token

@@ -224,6 +224,28 @@ class Provider(ABC):
         """The error for an operation or field this provider lacks."""
         return UnsupportedFeatureError(self.name, feature, hint)
 
+    def prepare(self, spec: JobSpec) -> JobSpec:
+        """The one place a spec is checked and its options parsed, before anything is uploaded.
+
+        Returns the spec with typed options (``options_type``), carrying its preflight warnings
+        (``spec.preflight_warnings``); ``create_job`` and every later step take it as it is.
+        A spec this provider prepared already comes back unchanged.
+        """
+        if spec._prepared_for == self.name:
+            return spec
+        typed = self.resolve_options(spec)  # the only parse of spec.options
+        prepared = spec.model_copy(update={"options": typed}) if typed is not None else spec
+        if prepared is spec:
+            prepared = spec.model_copy()
+        warned = self.preflight(prepared)
+        prepared._prepared_for = self.name
+        prepared._warnings = tuple(warned)
+        return prepared
+
+    def is_prepared(self, spec: JobSpec) -> bool:
+        """Whether ``prepare`` checked ``spec`` for this provider (adapters skip their checks)."""
+        return spec._prepared_for == self.name
+
     def preflight(self, spec: JobSpec) -> list[str]:
         """Check a spec against Capabilities before anything is uploaded.
 

@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from .errors import JobCancelledError, JobFailedError
 
@@ -145,6 +145,15 @@ class JobSpec(_Request):
     """Refuse to launch when the cost estimate's upper bound is above this."""
     allow_sensitive: bool = False
     """Allow uploading a dataset marked sensitive without scrubbing (hosted providers)."""
+    _prepared_for: str | None = PrivateAttr(default=None)
+    """The provider whose ``prepare`` checked this spec and typed its options (model_copy keeps
+    it): later steps take the spec as it is and never check or parse again."""
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def preflight_warnings(self) -> tuple[str, ...]:
+        """What ``Provider.prepare`` warned about (empty before it ran)."""
+        return self._warnings
 
     @field_validator("client_ref")
     @classmethod
@@ -155,7 +164,7 @@ class JobSpec(_Request):
 
     def spec_hash(self) -> str:
         """A stable hash of what would be trained (not of client_ref)."""
-        data = self.model_dump(mode="json", exclude={"client_ref"})
+        data = self.model_dump(mode="json", exclude={"client_ref"}, serialize_as_any=True)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

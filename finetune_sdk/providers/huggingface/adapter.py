@@ -250,7 +250,8 @@ class HuggingFaceProvider(Provider):
         from huggingface_hub import Volume
 
         options: HuggingFaceOptions = self.resolve_options(spec)
-        self.check_spec(spec)
+        if not self.is_prepared(spec):  # a direct call; through the lifecycle it ran once
+            self.check_spec(spec)
         plan = self._plan(spec, options)
         namespace = self.namespace
         output_repo = f"{namespace}/{commands.project_name(spec)}"
