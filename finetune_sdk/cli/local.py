@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import typer
 from rich.markup import escape
@@ -34,6 +34,12 @@ from .evals import check_local_folder, check_max_usd, report_table
 from .jobs import follow, interrupted, job_lookup
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+class _IntentKey(TypedDict, total=False):
+    """``JobSpec(client_ref=...)`` only when --client-ref gave one (else JobSpec draws a key)."""
+
+    client_ref: str
 
 
 def _hyperparameters(**values: Any) -> dict[str, Any]:
@@ -135,14 +141,13 @@ def train_command(
         err_console.print("provider: local (default; pass -p to choose)", highlight=False,
                           markup=False)
     method = resolve_method(method, beta, file, validation_file)
-    hyperparameters = _hyperparameters(
+    # Checked here, before any client exists, so a bad value names its flag (--lr ...).
+    hyperparameters = Hyperparameters.model_validate(_hyperparameters(
         epochs=epochs, learning_rate=learning_rate,
         learning_rate_multiplier=learning_rate_multiplier, batch_size=batch_size,
         lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
         lora_target_modules=parse_target_modules(lora_target_modules), beta=beta,
-        max_seq_length=max_seq_length, seed=seed)
-    # Checked here, before any client exists, so a bad value names its flag (--lr ...).
-    Hyperparameters.model_validate(hyperparameters)
+        max_seq_length=max_seq_length, seed=seed))
     options = parse_options(option)
     local_options, local_flags = local_flag_options(
         gpus=gpus, max_steps=max_steps, qlora=qlora, fsdp=fsdp, nodes=nodes,
@@ -152,11 +157,11 @@ def train_command(
         check_local_folder(base_model, provider)
     elif local_flags:
         fail(f"{', '.join(local_flags)} apply to --provider local only")
+    intent: _IntentKey = {"client_ref": client_ref} if client_ref is not None else {}
     spec = JobSpec(
         base_model=base_model, training_file=file, validation_file=validation_file,
         method=method, hyperparameters=hyperparameters, options=options or None,
-        max_usd=max_usd, output_name=suffix, allow_sensitive=allow_sensitive,
-        **({"client_ref": client_ref} if client_ref is not None else {}))
+        max_usd=max_usd, output_name=suffix, allow_sensitive=allow_sensitive, **intent)
     client = Client(provider)
     before = existing_intent(client, spec, new=new)
     job = client.jobs.create(spec, new=new)

@@ -34,7 +34,11 @@ def parse_multipart(request: httpx2.Request) -> dict[str, tuple[str | None, byte
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name:
-            fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
+            # A leaf part decodes to bytes (None when empty); only a nested multipart would
+            # give a Message, and a form field is never one.
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            fields[str(name)] = (part.get_filename(), data)
     return fields
 
 
