@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -37,19 +37,17 @@ from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import (
     Capabilities,
-    Checkpoint,
     DatasetRef,
     Job,
-    JobEvent,
     JobSpec,
     JobStatus,
-    MetricPoint,
     ModelRef,
     ProviderOptions,
 )
 from . import files, mapping, rules
 from .files import MAX_FILE_BYTES, MAX_PART_BYTES
 from .profile import OPENAI, Profile
+from .reads import OpenAIReads
 
 __all__ = ["OpenAIOptions", "OpenAIProvider"]
 
@@ -70,8 +68,8 @@ class OpenAIOptions(ProviderOptions):
     """False: refuse base models missing from SUPPORTED_BASE_MODELS instead of warning."""
 
 
-class OpenAIProvider(Provider):
-    """OpenAI ``fine_tuning.jobs`` with files / chunked uploads."""
+class OpenAIProvider(OpenAIReads, Provider):
+    """OpenAI ``fine_tuning.jobs`` with files / chunked uploads (the reads: ``reads.py``)."""
 
     profile: ClassVar[Profile] = OPENAI
     """The service's facts; a subclass setting another one gets its name and capabilities."""
@@ -255,14 +253,24 @@ class OpenAIProvider(Provider):
         client = self._client()
         return bytes(self._call(lambda: client.files.content(file_id).content))
 
+    # Provider declares these two as plain attributes; here they are the constructor's
+    # ``file_*`` arguments under the lifecycle's names, settable like the base's.
     @property
     def dataset_poll_interval(self) -> float:
         """The lifecycle's dataset wait reads these two (``file_*`` in the constructor)."""
         return self.file_poll_interval
 
+    @dataset_poll_interval.setter
+    def dataset_poll_interval(self, seconds: float) -> None:
+        self.file_poll_interval = seconds
+
     @property
     def dataset_wait_timeout(self) -> float:
         return self.file_wait_timeout
+
+    @dataset_wait_timeout.setter
+    def dataset_wait_timeout(self, seconds: float) -> None:
+        self.file_wait_timeout = seconds
 
     # -- preflight ------------------------------------------------------------------------
     def preflight(self, spec: JobSpec) -> list[str]:
@@ -320,56 +328,6 @@ class OpenAIProvider(Provider):
         integrations = getattr(options, "integrations", None)
         return {"integrations": integrations} if integrations else {}
 
-    def get_job(self, job_id: str) -> Job:
-        """The job; while it runs, ``progress`` comes from its newest metrics event."""
-        client = self._client()
-        raw = self._call(lambda: client.fine_tuning.jobs.retrieve(job_id))
-        job = self._job(raw)
-        if job.status is JobStatus.RUNNING:
-            page = self._call(lambda: client.fine_tuning.jobs.list_events(job_id, limit=10))
-            events = self._wire(mapping.page_items, page)
-            progress = self._wire(mapping.progress_from_events, events)
-            if progress is not None:
-                job = job.model_copy(update={"progress": progress})
-        return job
-
-    def _pages(self, fetch: Callable[[str | None], Any]) -> Iterator[dict[str, Any]]:
-        """Walk an ``after``-cursor list, one retried request per page."""
-        after: str | None = None
-        while True:
-            page = self._call(lambda after=after: fetch(after))
-            items = self._wire(mapping.page_items, page)
-            yield from items
-            if not page.has_more or not items:
-                return
-            after = items[-1]["id"]
-
-    def list_jobs(
-        self, *, limit: int | None = None, metadata: dict[str, str] | None = None
-    ) -> Iterator[Job]:
-        client = self._client()
-        extra: dict[str, Any] = {"metadata": metadata} if metadata else {}
-
-        def fetch(after: str | None) -> Any:
-            kwargs: dict[str, Any] = dict(extra)
-            if after:
-                kwargs["after"] = after
-            if limit is not None:
-                kwargs["limit"] = min(limit, 100)
-            return client.fine_tuning.jobs.list(**kwargs)
-
-        for count, raw in enumerate(self._pages(fetch), 1):
-            yield self._job(raw)
-            if limit is not None and count >= limit:
-                return
-
-    def find_job(self, client_ref: str) -> Job | None:
-        """The job whose metadata carries ``client_ref`` (server-side metadata filter)."""
-        for job in self.list_jobs(metadata={mapping.CLIENT_REF_KEY: client_ref}):
-            if job.client_ref == client_ref:
-                return job
-        return None
-
     def cancel_job(self, job_id: str) -> Job:
         client = self._client()
         job = self._call(lambda: client.fine_tuning.jobs.cancel(job_id))
@@ -388,35 +346,6 @@ class OpenAIProvider(Provider):
             raise self.unsupported("pause/resume")
         job = self._call(lambda: client.fine_tuning.jobs.resume(job_id))
         return self._job(job)
-
-    def list_events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
-        """Oldest first (OpenAI pages newest first); ``limit`` keeps the most recent ones."""
-        client = self._client()
-
-        def fetch(after: str | None) -> Any:
-            kwargs: dict[str, Any] = {"after": after} if after else {}
-            return client.fine_tuning.jobs.list_events(job_id, **kwargs)
-
-        newest_first: list[JobEvent] = []
-        for raw in self._pages(fetch):
-            newest_first.append(self._wire(mapping.event_from_wire, job_id, raw))
-            if limit is not None and len(newest_first) >= limit:
-                break
-        return iter(reversed(newest_first))
-
-    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
-        client = self._client()
-
-        def fetch(after: str | None) -> Any:
-            kwargs: dict[str, Any] = {"after": after} if after else {}
-            return client.fine_tuning.jobs.checkpoints.list(job_id, **kwargs)
-
-        found = [self._wire(mapping.checkpoint_from_wire, raw) for raw in self._pages(fetch)]
-        return sorted(found, key=lambda c: c.step or 0)
-
-    def get_metrics(self, job_id: str) -> list[MetricPoint]:
-        """Per-step metrics from ``metrics`` events, completed by checkpoint metrics."""
-        return mapping.metric_points(self.list_events(job_id), self.list_checkpoints(job_id))
 
     def resolve_model(self, job: Job) -> ModelRef:
         model = job.output_model or (job.provider_details or {}).get("fine_tuned_model")
