@@ -7,7 +7,9 @@ process or any later one. A worker that died (killed, OOM-killed, machine reboot
 from its pid and heartbeat and reported FAILED with the tail of its log; ``resume_job`` restarts it
 from the last checkpoint. ``gpus=N`` in ``LocalOptions`` runs it under torchrun (DDP).
 
-Nothing here imports torch: the user's process stays light; only the worker loads the trainer.
+The job directory's layout is ``local/jobdir.py``'s, the worker process ``local/launcher.py``'s;
+``local/records.py`` reads a directory back as Job, events, metrics and checkpoints. Nothing here
+imports torch: the user's process stays light; only the worker loads the trainer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -29,7 +30,15 @@ from ..errors import (
 )
 from ..local.jobdir import CorruptStatusError, JobDir, now_iso
 from ..local.launcher import pid_alive, start_worker, worker_gone
-from ..local.resume import count_examples, default_save_period, lost_hint, resume_event
+from ..local.records import (
+    checkpoints_of,
+    events_of,
+    job_from_record,
+    mark_lost,
+    metric_points,
+    unreadable_job,
+)
+from ..local.resume import count_examples, default_save_period, resume_event
 from ..provider import Provider
 from ..retry import RetryPolicy
 from ..types import (
@@ -38,7 +47,6 @@ from ..types import (
     DatasetRef,
     Job,
     JobEvent,
-    JobFailure,
     JobSpec,
     JobStatus,
     MetricPoint,
@@ -146,9 +154,13 @@ class LocalProvider(Provider):
         (self.root / "jobs").mkdir(parents=True, exist_ok=True)
 
     # -- datasets ---------------------------------------------------------------------------
-    def upload_dataset(self, path: Path, *,
-                       purpose: Literal["train", "validation"] = "train") -> DatasetRef:
-        """Check and convert ``path`` to the trainer's chat format, stored by content hash."""
+    def upload_dataset(self, path: Path, *, purpose: Literal["train", "validation"] = "train",
+                       wait: bool = True) -> DatasetRef:
+        """Check and convert ``path`` to the trainer's chat format, stored by content hash.
+
+        ``wait`` is accepted for the Provider signature and changes nothing: the conversion
+        happens here, before returning, so the ref is always ``ready`` (never ``processing``).
+        """
         from ..data.convert import convert_file
 
         src = Path(path)
@@ -192,11 +204,12 @@ class LocalProvider(Provider):
                                provider=self.name)
         return job
 
-    def _dataset_path(self, ref: DatasetRef | Path | str | None, purpose: str) -> str | None:
+    def _dataset_path(self, ref: DatasetRef | Path | str | None,
+                      purpose: Literal["train", "validation"]) -> str | None:
         if ref is None:
             return None
         if not isinstance(ref, DatasetRef):
-            ref = self.upload_dataset(Path(ref), purpose=purpose)  # type: ignore[arg-type]
+            ref = self.upload_dataset(Path(ref), purpose=purpose)
         if ref.provider != self.name or not ref.uri or not Path(ref.uri).is_file():
             raise ConfigurationError(f"dataset {ref.id} is not a local dataset on this machine;"
                                      " pass the JSONL path instead")
@@ -264,78 +277,12 @@ class LocalProvider(Provider):
         try:
             status = job.read_status()
         except CorruptStatusError as exc:
-            return self._corrupt(job, spec, str(exc))
+            return unreadable_job(job, spec, str(exc), provider=self.name)
         raw = status.get("status", "queued")
         if raw in ("queued", "running") and worker_gone(status):
-            status = self._mark_lost(job, status)
-        return self._to_job(job, spec, status)
-
-    def _corrupt(self, job: JobDir, spec: dict[str, Any], reason: str) -> Job:
-        # The worker rewrites the file at its next heartbeat; until then we cannot say more.
-        if self._any_worker_alive(job):
-            return Job(id=job.job_id, provider=self.name, status=JobStatus.UNKNOWN,
-                       provider_status="status-unreadable", base_model=spec.get("base_model"),
-                       client_ref=spec.get("client_ref"), provider_details={"problem": reason})
-        raise LocalTrainerError(f"{reason}; the worker is not running. Inspect"
-                                   f" {job.path} or resume the job to start over from the last"
-                                   " checkpoint.")
-
-    @staticmethod
-    def _any_worker_alive(job: JobDir) -> bool:
-        # Without a readable status we only know pids from the event log.
-        for event in reversed(job.read_events()):
-            pid = (event.get("data") or {}).get("pid")
-            if pid:
-                return pid_alive(pid)
-        return False
-
-    def _mark_lost(self, job: JobDir, status: dict[str, Any]) -> dict[str, Any]:
-        tail = job.log_tail()
-        steps = job.checkpoint_steps()
-        message = (f"the worker (pid {status.get('pid')}) stopped without reporting an end"
-                   " (killed, out of memory, or the machine restarted); "
-                   + lost_hint(steps[-1] if steps else None))
-        job.append_event(message, level="error", type="status",
-                         data={"log_tail": tail} if tail else None)
-        return job.update_status(status="failed", finished_at=now_iso(),
-                                 error={"message": message, "code": "worker_lost",
-                                        "log_tail": tail})
-
-    def _to_job(self, job: JobDir, spec: dict[str, Any], status: dict[str, Any]) -> Job:
-        raw = status.get("status", "queued")
-        error = status.get("error")
-        failure = None
-        if error:
-            message = error.get("message", "failed")
-            if error.get("log_tail"):
-                message += "\nlast lines of worker.log:\n" + error["log_tail"]
-            failure = JobFailure(message=message, code=error.get("code"))
-        return Job(
-            id=job.job_id,
-            provider=self.name,
-            status=self.map_status(raw),
-            provider_status=raw,
-            base_model=spec.get("base_model"),
-            method=spec.get("method", "sft"),
-            output_model=status.get("output_model"),
-            created_at=_when(spec.get("created_at")),
-            started_at=_when(status.get("started_at")),
-            finished_at=_when(status.get("finished_at")),
-            progress=status.get("progress"),
-            trained_tokens=status.get("trained_tokens"),
-            hyperparameters=spec.get("train_config", {}),
-            labels=spec.get("labels") or {},
-            client_ref=spec.get("client_ref"),
-            error=failure,
-            # Reading a few local files is cheap: no need for the hosted back-off up to 60 s.
-            poll_after=None if raw in ("succeeded", "failed", "cancelled") else 1.0,
-            provider_details={
-                "job_dir": str(job.path), "pid": status.get("pid"), "step": status.get("step"),
-                "resume_from_step": status.get("resume_from_step"),
-                "train_loss": status.get("train_loss"), "log_file": str(job.log_file),
-                "attempts": status.get("attempts"), "result": status.get("result"),
-            },
-        )
+            status = mark_lost(job, status)
+        return job_from_record(job, spec, status, provider=self.name,
+                               mapped=self.map_status(status.get("status", "queued")))
 
     def _job_dirs(self) -> list[JobDir]:
         return [job for job in map(JobDir, (self.root / "jobs").iterdir())
@@ -406,28 +353,15 @@ class LocalProvider(Provider):
         self._launch(job)
         return self.get_job(job_id)
 
-    # -- results ----------------------------------------------------------------------------
+    # -- results (read from the job directory by local/records.py) ------------------------
     def list_events(self, job_id: str, *, limit: int | None = None) -> Iterator[JobEvent]:
-        events = self._job_dir(job_id).read_events()
-        for index, event in enumerate(events[:limit] if limit is not None else events):
-            yield JobEvent(job_id=job_id, id=str(index), message=str(event.get("message", "")),
-                           created_at=_when(event.get("created_at")),
-                           level=event.get("level", "info"), type=event.get("type"),
-                           data=event.get("data") or {})
+        return events_of(self._job_dir(job_id), limit=limit)
 
     def get_metrics(self, job_id: str) -> list[MetricPoint]:
-        by_step: dict[int, dict[str, Any]] = {}
-        for point in self._job_dir(job_id).read_metrics():
-            if isinstance(point.get("step"), int):
-                merged = by_step.setdefault(point["step"], {})
-                merged.update({k: v for k, v in point.items() if v is not None})
-        return [_metric(step, values) for step, values in sorted(by_step.items())]
+        return metric_points(self._job_dir(job_id))
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
-        job = self._job_dir(job_id)
-        return [Checkpoint(id=f"{job_id}:step-{step}", job_id=job_id, step=step,
-                           model_id=f"local:{job.checkpoint_dir / f'step-{step}' / 'adapter'}")
-                for step in job.checkpoint_steps()]
+        return checkpoints_of(self._job_dir(job_id))
 
     def resolve_model(self, job: Job) -> ModelRef:
         if job.status != JobStatus.SUCCEEDED or not job.output_model:
@@ -441,21 +375,4 @@ class LocalProvider(Provider):
                           f" {folder!r})"),
             provider_details={"adapter_dir": folder},
         )
-
-
-def _when(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
-def _metric(step: int, values: dict[str, Any]) -> MetricPoint:
-    known = {"epoch", "train_loss", "valid_loss", "learning_rate", "tokens_per_second"}
-    extra = {k: float(v) for k, v in values.items()
-             if k not in known | {"step", "at"} and isinstance(v, (int, float))}
-    return MetricPoint(step=step, at=_when(values.get("at")), extra=extra,
-                       **{k: values[k] for k in known if k in values})
 
