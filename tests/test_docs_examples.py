@@ -35,6 +35,7 @@ FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>\w*)\s*$")
 KINDS = {None, "pytest", "local"}
 # Credentials and switches that could send a block to a real vendor: never passed on.
 SCRUBBED_ENV = ("OPENAI_", "FIREWORKS_", "GOOGLE_", "GEMINI_", "HF_", "HUGGING_FACE_",
+                "TOGETHER_", "WANDB_", "AZURE_OPENAI_", "NEBIUS_", "AWS_",
                 "FINETUNE_PROVIDER", "FINETUNE_SDK_")
 
 

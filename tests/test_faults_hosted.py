@@ -1,13 +1,18 @@
-"""The fault matrix of the hosted adapters (openai, fireworks, gemini, huggingface), in process.
+"""The fault matrix of the hosted adapters (openai, fireworks, gemini, huggingface, together),
+in process.
 
 Every cell runs for every adapter against its stateful mock and asserts the same three things:
 no duplicate job on the server, no lost ledger row, and one of our error types where the SDK
-gives up. Retries never really sleep (the policy's sleep records). Loopback-socket and
-killed-process cells are in test_faults_loopback.py; the table is docs/reliability.md.
+gives up. A create the vendor may have acted on is never sent again where the vendor cannot
+dedupe it (no client-chosen ids). Retries never really sleep (the policy's sleep records).
+Together's own cells (the steps before its create: model limits, the price estimate) close the
+file. Loopback-socket and killed-process cells are in test_faults_loopback.py; the table is
+docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 
 import httpx2
@@ -30,8 +35,15 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::finetune_sdk.provider.PreflightWarning"),
 ]
 
+TOGETHER = pytest.param("together", id="together", marks=pytest.mark.skipif(
+    importlib.util.find_spec("together") is None,
+    reason="the together SDK is not installed (it comes with the [together] extra)"))
+HOSTED = (*VENDORS, TOGETHER)
+"""The matrix's adapters: faults_support's VENDORS and Together, whose SDK is an extra."""
+together_only = pytest.mark.parametrize("rig", [TOGETHER], indirect=True)
 
-@pytest.fixture(params=VENDORS)
+
+@pytest.fixture(params=HOSTED)
 def rig(request, monkeypatch):
     rig = make_rig(request.param)
     if rig.vendor == "huggingface":  # huggingface_hub has its own session: intercept it
@@ -73,6 +85,12 @@ def assert_one_job_recorded(rig, client, spec, job):
     assert row is not None and row.job_id == job.id and row.provider == rig.vendor
 
 
+def assert_sent_once(rig, client):
+    """The create left once: a vendor without client-chosen ids cannot dedupe a second one."""
+    if not client.provider.capabilities.client_chosen_ids:
+        assert rig.creates() == 1
+
+
 def assert_intent_kept(rig, client, spec):
     """Gave up on a create that surely never arrived: no job, and the row says a later run
     may send the intent again."""
@@ -101,14 +119,17 @@ def test_connect_errors_on_every_read_give_up_with_connection_error(rig, client,
 
 
 # -- read timeout after the create reached the server -----------------------------------------
-def test_timeout_after_the_create_arrived_makes_one_job_and_a_ledger_row(rig, client, spec):
+@pytest.mark.parametrize("lost", [httpx2.ReadTimeout, httpx2.RemoteProtocolError])
+def test_timeout_after_the_create_arrived_makes_one_job_and_a_ledger_row(rig, client, spec,
+                                                                          lost):
     def drop(request):
-        raise httpx2.ReadTimeout("answer lost", request=request)
+        raise lost("answer lost", request=request)
 
     with after_processing(rig.mock, rig.create, drop) as hits:
         job = client.jobs.create(spec)
     assert hits
     assert_one_job_recorded(rig, client, spec, job)
+    assert_sent_once(rig, client)
 
 
 def test_timeouts_on_reads_are_retried(rig, client, spec):
@@ -136,17 +157,18 @@ def test_endless_429_storm_is_a_rate_limit_error_with_the_hint(rig, client, spec
     assert rig.sleeps == [cap] * (client.provider.retry.max_attempts - 1)
 
 
-def test_429_storm_on_create_makes_one_job(rig, client, spec):
-    rig.mock.fail_next(429, retry_after=1, match=rig.create, times=2)
+def test_429_storm_on_create_waits_as_told_and_makes_one_job(rig, client, spec):
+    rig.mock.fail_next(429, retry_after=3, match=rig.create, times=2)
     job = client.jobs.create(spec)
     assert_one_job_recorded(rig, client, spec, job)
-    assert rig.sleeps and set(rig.sleeps) == {1.0}
+    assert rig.sleeps == [3.0, 3.0] and rig.creates() == 3
 
 
 def test_endless_429_on_create_keeps_the_intent_and_a_rerun_makes_one_job(rig, client, spec):
     rig.mock.fail_next(429, retry_after=1, match=rig.create, times=200)
-    with pytest.raises(RateLimitError):
+    with pytest.raises(RateLimitError) as info:
         client.jobs.create(spec)
+    assert info.value.retry_after == 1.0 and info.value.provider == rig.vendor
     assert_intent_kept(rig, client, spec)
     rig.mock.faults.clear()  # the storm is over: the same intent, run again
     job = client.jobs.create(spec)
@@ -154,12 +176,17 @@ def test_endless_429_on_create_keeps_the_intent_and_a_rerun_makes_one_job(rig, c
 
 
 # -- 500 / 502 / 503 ------------------------------------------------------------------------
-def test_5xx_on_reads_is_retried(rig, client, spec):
+def test_5xx_on_reads_is_retried_and_a_wait_rides_it_out(rig, client, spec):
     job = started(rig, client, spec)
     for status in (500, 502, 503):
         rig.mock.fail_next(status, match=r"^GET ")
         assert client.jobs.get(job.id).id == job.id
     assert len(rig.sleeps) == 3
+    rig.mock.advance(job.id, JobStatus.SUCCEEDED)
+    rig.mock.fail_next(502, match=r"^GET ", times=2)  # mid-wait
+    final = client.jobs.wait(job.id, poll_interval=0, progress=False)
+    assert final.status is JobStatus.SUCCEEDED and len(rig.sleeps) == 5
+    assert client.ledger.get(spec.client_ref).status == "succeeded"
 
 
 def test_503_on_create_was_refused_before_any_work_so_it_is_sent_again(rig, client, spec):
@@ -205,6 +232,7 @@ def test_5xx_after_the_create_was_processed_is_found_not_resent(rig, client, spe
         job = client.jobs.create(spec)
     assert hits
     assert_one_job_recorded(rig, client, spec, job)
+    assert_sent_once(rig, client)
 
 
 def test_5xx_storm_on_create_gives_up_with_the_intent_kept(rig, client, spec):
@@ -254,6 +282,7 @@ def test_malformed_create_answer_is_looked_up_not_resent(rig, client, spec):
         job = client.jobs.create(spec)
     assert hits
     assert_one_job_recorded(rig, client, spec, job)
+    assert_sent_once(rig, client)
 
 
 # -- unknown status string --------------------------------------------------------------------
@@ -286,3 +315,40 @@ def test_an_empty_page_that_points_further_ends_cleanly(rig, client):
     assert hits
     assert len({j.id for j in jobs}) == len(jobs)
     assert len(jobs) == (3 if rig.empty_page_continues else 0)
+
+
+# -- Together only: the steps before its create ------------------------------------------------
+TOGETHER_LIMITS = r"^GET /v1/fine-tunes/models/limits$"
+TOGETHER_ESTIMATE = r"^POST /v1/fine-tunes/estimate-price$"
+
+
+@together_only
+def test_together_model_limits_down_means_not_sent_and_the_intent_is_kept(rig, client, spec):
+    from finetune_sdk.providers.together.request import CreateNotSentError
+
+    rig.mock.fail_next(500, match=TOGETHER_LIMITS, times=200)
+    with pytest.raises(CreateNotSentError, match="not sent"):
+        client.jobs.create(spec)
+    assert rig.creates() == 0
+    assert_intent_kept(rig, client, spec)  # never "unknown": the create never left
+    rig.mock.faults.clear()
+    assert_one_job_recorded(rig, client, spec, client.jobs.create(spec))
+
+
+@together_only
+def test_together_failing_price_estimate_never_blocks_the_create(rig, client, spec):
+    rig.mock.fail_next(500, match=TOGETHER_ESTIMATE, times=200)
+    job = client.jobs.create(spec)
+    assert rig.creates() == 1 and "price_estimate" not in job.provider_details
+    assert_one_job_recorded(rig, client, spec, job)
+
+
+@together_only
+def test_together_estimate_above_max_usd_stops_before_the_create(rig, client, spec):
+    from finetune_sdk.errors import BudgetExceededError
+
+    rig.mock.price_per_million = 10_000.0
+    pricey = spec.model_copy(update={"max_usd": 5.0})
+    with pytest.raises(BudgetExceededError, match="Together estimates this job at"):
+        client.provider.create_job(pricey)
+    assert rig.creates() == 0 and rig.mock.job_count() == 0

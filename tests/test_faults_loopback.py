@@ -4,7 +4,9 @@ The mock runs behind ``MockServer.serve()`` (real sockets, the vendor SDK's own 
 timeouts). "Killed" cells start a second Python process against that server and the same
 FINETUNE_SDK_HOME ledger, SIGKILL it at the worst moment, and then finish the job from a fresh
 ``Client`` or from ``finetune wait`` in another process, checking that the server holds one job
-and the ledger one row. Table: docs/reliability.md.
+and the ledger one row. The adapters are test_faults_hosted.py's (Together included); Together's
+own cell (a create that lands after the read timeout) closes the file. Table:
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import uuid
 import pytest
 from faults_support import (
     SECRET,
-    VENDORS,
     hang_after_processing,
     kill,
     make_rig,
@@ -23,11 +24,13 @@ from faults_support import (
     wait_until,
     write_train,
 )
+from test_faults_hosted import HOSTED, assert_sent_once, together_only
 from typer.testing import CliRunner
 
 from finetune_sdk import Client
 from finetune_sdk.errors import APIConnectionError, APIResponseValidationError, APITimeoutError
 from finetune_sdk.ledger import Ledger
+from finetune_sdk.retry import RetryPolicy
 from finetune_sdk.types import JobSpec, JobStatus
 
 pytestmark = [
@@ -36,7 +39,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(params=VENDORS)
+@pytest.fixture(params=HOSTED)
 def rig(request, monkeypatch):
     rig = make_rig(request.param)
     if rig.vendor == "huggingface":
@@ -91,6 +94,7 @@ def test_connection_dropped_after_the_create_arrived(rig, served, spec):
     rig.mock.fail_next(timeout=True, after_processing=True, match=rig.create)
     with fresh_client(rig, served) as client:
         job = client.jobs.create(spec)
+        assert_sent_once(rig, client)
     assert_one_job_one_row(rig, spec, job)
 
 
@@ -172,6 +176,7 @@ def _resume_with_cli(rig, url, job_id, monkeypatch):
                       "FIREWORKS_ACCOUNT_ID": getattr(rig.mock, "account", "")},
         "huggingface": {"HF_TOKEN": SECRET, "HF_ENDPOINT": url,
                         "HF_NAMESPACE": getattr(rig.mock, "namespace", "")},
+        "together": {"TOGETHER_API_KEY": SECRET, "TOGETHER_BASE_URL": url},
     }[rig.vendor]
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -206,3 +211,22 @@ def test_killed_mid_wait_then_resumed_from_a_new_process(rig, served, spec, monk
     row = Ledger().find_job(job.id)
     assert row.status == "succeeded" and row.model_id and rig.mock.job_count() == 1
     assert len(Ledger().list()) == 1
+
+
+# -- Together only --------------------------------------------------------------------------
+@together_only
+def test_together_create_landing_after_the_read_timeout_is_found_not_sent_twice(rig, served,
+                                                                                spec):
+    """Together takes 1.5 s, the client waits 0.5 s: the lookups over the window find it."""
+    import time
+
+    from finetune_sdk.registry import create_provider
+
+    provider = create_provider("together", retry=RetryPolicy(max_attempts=3, lookup_window=6),
+                               **{**rig.kwargs(served), "timeout": 0.5})
+    rig.mock.slow_next(1.5, match=rig.create)
+    with Client(provider, ledger=Ledger()) as client:
+        job = client.jobs.create(spec)
+        time.sleep(0.3)  # a resent create (the bug) would land now
+    assert rig.mock.job_count() == 1 and rig.creates() == 1
+    assert Ledger().get(job.client_ref).job_id == job.id
