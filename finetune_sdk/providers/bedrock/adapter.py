@@ -203,9 +203,12 @@ class BedrockProvider(Provider):
 
     # -- datasets -------------------------------------------------------------------------
     def upload_dataset(
-        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train", wait: bool = True
     ) -> DatasetRef:
-        """Convert to each Bedrock schema the data fits and put them under one S3 folder."""
+        """Convert to each Bedrock schema the data fits and put them under one S3 folder.
+
+        An object in the bucket is ready once written: ``wait`` has nothing to wait for.
+        """
         if not self.bucket:
             raise ConfigurationError(
                 f"bedrock: no S3 bucket for training data. Pass bucket='my-bucket' (or"

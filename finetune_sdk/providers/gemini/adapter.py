@@ -221,9 +221,12 @@ class GeminiProvider(Provider):
 
     # -- datasets -------------------------------------------------------------------------
     def upload_dataset(
-        self, path: Path, *, purpose: Literal["train", "validation"] = "train"
+        self, path: Path, *, purpose: Literal["train", "validation"] = "train", wait: bool = True
     ) -> DatasetRef:
-        """Convert to the Gemini tuning format and upload to ``gs://bucket/prefix/...``."""
+        """Convert to the Gemini tuning format and upload to ``gs://bucket/prefix/...``.
+
+        An object in the bucket is ready once written: ``wait`` has nothing to wait for.
+        """
         if not self.bucket:
             raise ConfigurationError(
                 f"gemini: no Cloud Storage bucket for training data. Pass bucket='my-bucket' (or"
