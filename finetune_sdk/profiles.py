@@ -28,6 +28,7 @@ from .errors import ConfigurationError, ProviderNotInstalledError
 
 if TYPE_CHECKING:
     from .data.rules import RulePack
+    from .provider import Provider
     from .types import Capabilities
 
 __all__ = ["BUILTIN_PROFILES", "ProviderProfile", "profile_of"]
@@ -71,13 +72,14 @@ class ProviderProfile:
     def title(self) -> str:
         return self.display_name or self.name
 
-    def adapter_class(self) -> type:
+    def adapter_class(self) -> type[Provider]:
         """The adapter class (raises ProviderNotInstalledError with a pip hint)."""
         module_name, _, attr = self.adapter.partition(":")
-        return getattr(self._import(module_name, self.extra or self.name), attr)
+        cls: type[Provider] = getattr(self._import(module_name, self.extra or self.name), attr)
+        return cls
 
     def capabilities(self) -> Capabilities:
-        return self.adapter_class().capabilities  # type: ignore[no-any-return]
+        return self.adapter_class().capabilities
 
     def wire_module(self) -> ModuleType | None:
         return self._import(self.wire, self.extra) if self.wire else None
