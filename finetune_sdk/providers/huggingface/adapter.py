@@ -15,7 +15,6 @@ own ``http_backoff`` (it sleeps for real, outside our RetryPolicy) is off inside
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,7 +132,8 @@ class HuggingFaceProvider(Provider):
                 f"huggingface: timeout must be seconds > 0 or None: {timeout!r}")
         self.timeout = timeout
         self._token = require_token(token)
-        self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+        self.endpoint = (setting(endpoint, "HF_ENDPOINT")  # .env too, like the token
+                         or "https://huggingface.co").rstrip("/")
         self._namespace = setting(namespace, "HF_NAMESPACE")
         self._dataset_repo = dataset_repo
         self._api: Any = None

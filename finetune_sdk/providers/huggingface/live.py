@@ -7,7 +7,6 @@ table; any failure leaves the bundled table in charge.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import Any
 
@@ -20,10 +19,11 @@ def hardware_prices(endpoint: str | None = None, token: str | None = None) -> li
     """One ``gpu_hour`` row per flavor the Hub lists now (HF_ENDPOINT, ``find_token``)."""
     from huggingface_hub import HfApi
 
+    from ...config import setting
     from ...facts import today
     from .token import find_token
 
-    api = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT") or None,
+    api = HfApi(endpoint=setting(endpoint, "HF_ENDPOINT"),
                 token=find_token(token))
     rows = []
     for hw in api.list_jobs_hardware():
