@@ -14,15 +14,18 @@ the catalog nor ``model_params_b`` is priced on the default flavor, with a warni
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from ...errors import ConfigurationError
-from ...types import DatasetRef, JobSpec
+from ...types import DatasetRef, JobSpec, Method
 from . import hardware
 
 __all__ = ["job_flavor"]
+
+# ``cost.estimate`` takes any method string; a JobSpec holds only these.
+_METHODS: dict[str, Method] = {name: name for name in get_args(Method)}
 
 
 def _options(spec: JobSpec | None, adapter: str | None) -> Any:
@@ -43,10 +46,14 @@ def job_flavor(spec: JobSpec | None, *, base_model: str, method: str | None = No
                ) -> tuple[str | None, list[str], list[str]]:
     """(the flavor to price or None for the default, notes, warnings) for a job of
     ``base_model``; ``spec`` when the estimate has one, else one is made from the arguments."""
+    if spec is None:
+        planned_method = _METHODS.get(method or "sft")
+        if planned_method is None:  # say so, not "options not understood"
+            return None, [], [f"huggingface trains {' or '.join(_METHODS)}, not {method!r}:"
+                              " priced on the default flavor"]
+        data = training_file if isinstance(training_file, (str, Path, DatasetRef)) else "-"
+        spec = JobSpec(base_model=base_model, training_file=data, method=planned_method)
     try:
-        if spec is None:
-            data = training_file if isinstance(training_file, (str, Path, DatasetRef)) else "-"
-            spec = JobSpec(base_model=base_model, training_file=data, method=method or "sft")
         options = _options(spec, adapter)
         plan = hardware.plan_job(spec, options)
     except ValidationError as exc:
