@@ -22,7 +22,6 @@ class TestFakeConformance(ProviderConformance):
     def mock(self, provider, monkeypatch):
         control = provider.control
         control.requests = []  # FakeControl keeps no request log: record every pretend request
-        control.faults = control._faults  # the pending faults, by the MockServer name
         send = provider._request
         monkeypatch.setattr(provider, "_request",
                             lambda key: (control.requests.append(key), send(key))[1])

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal
 from ..errors import APIConnectionError, APIResponseValidationError, APITimeoutError, status_error
 from ..provider import Provider
 from ..retry import RetryPolicy
+from ..testing.faults import Fault, FaultQueue
 from ..types import (
     Capabilities,
     DatasetRef,
@@ -252,12 +253,6 @@ class FakeProvider(Provider):
             ready_for_inference=True,
         )
 
-    def find_job(self, client_ref: str) -> Job | None:
-        for job in self.list_jobs():
-            if job.client_ref == client_ref:
-                return job
-        return None
-
     # -- helpers -------------------------------------------------------------------------
     def _step(self, state: dict[str, Any]) -> None:
         timeline = state["timeline"]
@@ -327,7 +322,7 @@ class FakeControl:
     def __init__(self, provider: FakeProvider) -> None:
         self._provider = provider
         self.lock = threading.RLock()
-        self._faults: list[dict[str, Any]] = []
+        self.faults = FaultQueue(self.lock)  # the mock servers' queue: same arguments, same firing
 
     def fail_next(
         self,
@@ -341,32 +336,26 @@ class FakeControl:
         malformed: bool = False,
         body: Any = None,
     ) -> None:
-        """Make the next ``times`` matching operations fail ("METHOD /path" regex)."""
-        fault = dict(status=status, retry_after=retry_after, match=match, timeout=timeout,
-                     after=after_processing, malformed=malformed)
-        with self.lock:
-            self._faults.extend([fault] * times)
+        """Make the next ``times`` matching operations fail ("METHOD /path" regex); ``body``
+        is the vendor's error body (its ``error.message`` becomes the exception's message)."""
+        self.faults.add(Fault(status, retry_after, body, match, timeout, after_processing,
+                              malformed), times)
 
     def _fire(self, key: str, *, processed: bool) -> None:
-        with self.lock:
-            for i, fault in enumerate(self._faults):
-                unmatched = fault["match"] and not re.search(fault["match"], key)
-                if fault["after"] != processed or unmatched:
-                    continue
-                self._faults.pop(i)
-                break
-            else:
-                return
+        fault = self.faults.take(key, after_processing=processed)
+        if fault is None:
+            return
         name = self._provider.name
-        if fault["timeout"]:
-            if fault["after"]:
+        if fault.timeout:
+            if fault.after_processing:
                 raise APITimeoutError("fake: response lost after the request arrived",
                                       provider=name)
             raise APIConnectionError("fake: connection refused", provider=name)
-        if fault["malformed"]:
+        if fault.malformed:
             raise APIResponseValidationError("fake: malformed response body", provider=name)
-        raise status_error(fault["status"], "injected fault", provider=name,
-                           request_id="req_fake_fault", retry_after=fault["retry_after"])
+        retry_after = float(fault.retry_after) if fault.retry_after is not None else None
+        raise status_error(fault.status or 500, _fault_message(fault.body), provider=name,
+                           request_id="req_fake_fault", body=fault.body, retry_after=retry_after)
 
     def advance(self, job_id: str, status: JobStatus) -> None:
         """Put the job in the raw status meaning ``status``."""
@@ -401,3 +390,14 @@ class FakeControl:
     def job_count(self) -> int:
         """How many jobs exist."""
         return len(list((self._provider.root / "jobs").glob("ftjob-fake-*.json")))
+
+
+def _fault_message(body: Any) -> str:
+    """The message a vendor error body carries (``{"error": {"message": ...}}`` and kin)."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+        if isinstance(error, str):
+            return error
+    return body if isinstance(body, str) and body else "injected fault"

@@ -17,13 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx2
 
 from ...types import JobStatus
+from ..faults import Fault, FaultQueue
 
 __all__ = ["Fault", "MockServer", "route"]
 
@@ -40,26 +40,6 @@ def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-@dataclass
-class Fault:
-    """One injected failure for the next matching request."""
-
-    status: int | None = 500
-    retry_after: float | str | None = None
-    body: Any = None
-    match: str | None = None
-    """Regex on "METHOD /path"; None matches every request."""
-    timeout: bool = False
-    """Raise a transport error instead of answering."""
-    after_processing: bool = False
-    """With timeout: let the server act on the request first (the create *did* arrive)."""
-    malformed: bool = False
-    """Answer 200 with a body that is not JSON."""
-    delay: float = 0.0
-    """Act on the request (and answer) only this many seconds after it arrived: over
-    ``serve()`` a create that lands after the client's read timeout (a slow vendor)."""
-
-
 class MockServer:
     """Stateful fake of one vendor API."""
 
@@ -69,8 +49,8 @@ class MockServer:
 
     def __init__(self) -> None:
         self.requests: list[httpx2.Request] = []
-        self.faults: list[Fault] = []
         self.lock = threading.RLock()
+        self.faults = FaultQueue(self.lock)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         for name in dir(type(self)):
             fn = getattr(type(self), name, None)
@@ -95,20 +75,14 @@ class MockServer:
         ``delay``: answer normally, only late)."""
         fault = Fault(status, retry_after, body, match, timeout, after_processing, malformed,
                       delay)
-        with self.lock:
-            self.faults.extend([fault] * times)
+        self.faults.add(fault, times)
 
     def slow_next(self, delay: float, *, match: str | None = None, times: int = 1) -> None:
         """Process the next ``times`` matching requests ``delay`` seconds late, then answer."""
         self.fail_next(None, delay=delay, match=match, times=times)
 
     def _take_fault(self, request: httpx2.Request) -> Fault | None:
-        key = f"{request.method} {request.url.path}"
-        with self.lock:
-            for i, fault in enumerate(self.faults):
-                if fault.match is None or re.search(fault.match, key):
-                    return self.faults.pop(i)
-        return None
+        return self.faults.take(f"{request.method} {request.url.path}")
 
     # -- request handling -----------------------------------------------------------------
     def handle(self, request: httpx2.Request) -> httpx2.Response:
