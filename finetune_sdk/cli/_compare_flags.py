@@ -2,7 +2,8 @@
 two commands make of them: the checks that refuse a bad value (exit 2, one line naming the
 flag) and the keyword arguments of ``bakeoff()`` / ``migrate()`` they become.
 
-A flag whose help text differs between the two commands (``--out``, ``--val``, ``--seed``,
+The commands name them ``flags.Cap``, ``flags.MaxUsd``, ... (``from . import _compare_flags as
+flags``). A flag whose help text differs between the two commands (``--out``, ``--val``, ``--seed``,
 ``--set``, ``--deploy-for-eval``) stays in its command, so each ``--help`` reads as before.
 """
 
@@ -17,23 +18,23 @@ from ._compare import eval_params, parse_sets, progress_line
 from .app import fail, output_path
 from .evals import check_max_usd
 
-__all__ = ["CapFlag", "JsonFlag", "LimitFlag", "MaxTokensFlag", "MaxUsdFlag", "NoEvalFlag",
-           "PassThresholdFlag", "TimeoutFlag", "compare_run_options", "report_files"]
+__all__ = ["Cap", "Json", "Limit", "MaxTokens", "MaxUsd", "NoEval", "PassThreshold", "Timeout",
+           "compare_run_options", "report_files"]
 
-CapFlag = Annotated[list[str] | None, typer.Option(
+Cap = Annotated[list[str] | None, typer.Option(
     "--cap", help="Jobs at once on a provider, PROVIDER=N (repeat).")]
-MaxUsdFlag = Annotated[float | None, typer.Option(
+MaxUsd = Annotated[float | None, typer.Option(
     "--max-usd", help="Skip a target estimated above this many USD.")]
-LimitFlag = Annotated[int | None, typer.Option(
+Limit = Annotated[int | None, typer.Option(
     "--limit", min=1, help="Evaluate on the first N held-out examples.")]
-MaxTokensFlag = Annotated[int, typer.Option("--max-tokens", min=1,
+MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1,
                                             help="Answer length in the evaluation.")]
-PassThresholdFlag = Annotated[float | None, typer.Option(
+PassThreshold = Annotated[float | None, typer.Option(
     "--pass-threshold", help="Score at which an answer passes, for the flips.")]
-NoEvalFlag = Annotated[bool, typer.Option("--no-eval", help="Train only.")]
-TimeoutFlag = Annotated[float | None, typer.Option(
+NoEval = Annotated[bool, typer.Option("--no-eval", help="Train only.")]
+Timeout = Annotated[float | None, typer.Option(
     "--timeout", help="Give up waiting on a job after this many seconds.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def compare_run_options(*, out: Path, val: float, set_: list[str] | None, cap: list[str] | None,

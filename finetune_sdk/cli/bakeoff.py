@@ -8,19 +8,8 @@ from typing import Annotated
 
 import typer
 
+from . import _compare_flags as flags
 from ._compare import finish, show_plan
-from ._compare_flags import (
-    CapFlag,
-    JsonFlag,
-    LimitFlag,
-    MaxTokensFlag,
-    MaxUsdFlag,
-    NoEvalFlag,
-    PassThresholdFlag,
-    TimeoutFlag,
-    compare_run_options,
-    report_files,
-)
 from .app import command, input_file
 
 
@@ -36,19 +25,19 @@ def bakeoff_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Hyperparameter for every target, NAME=VALUE (repeat).")] = None,
-    cap: CapFlag = None,
-    max_usd: MaxUsdFlag = None,
+    cap: flags.Cap = None,
+    max_usd: flags.MaxUsd = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the plan (models, data checks, costs); send nothing.")] = False,
-    limit: LimitFlag = None,
-    max_tokens: MaxTokensFlag = 128,
-    pass_threshold: PassThresholdFlag = None,
+    limit: flags.Limit = None,
+    max_tokens: flags.MaxTokens = 128,
+    pass_threshold: flags.PassThreshold = None,
     deploy_for_eval: Annotated[bool, typer.Option(
         "--deploy-for-eval", help="Deploy fine-tunes that need it to evaluate them (billed"
                                   " while they exist), delete them after.")] = False,
-    no_eval: NoEvalFlag = False,
-    timeout: TimeoutFlag = None,
-    as_json: JsonFlag = False,
+    no_eval: flags.NoEval = False,
+    timeout: flags.Timeout = None,
+    as_json: flags.Json = False,
 ) -> None:
     """Train DATA on every target in parallel, compare each with its base model on one held-out
     set, write report.md, report.json and report.html. Run it again to resume: nothing trains
@@ -57,7 +46,7 @@ def bakeoff_command(
     from ..bakeoff.plan import Plan
 
     input_file(data)
-    options = compare_run_options(out=out, val=val, set_=set_, cap=cap, max_usd=max_usd,
+    options = flags.compare_run_options(out=out, val=val, set_=set_, cap=cap, max_usd=max_usd,
                                   limit=limit, max_tokens=max_tokens,
                                   pass_threshold=pass_threshold, deploy_for_eval=deploy_for_eval,
                                   no_eval=no_eval, timeout=timeout, as_json=as_json)
@@ -66,4 +55,4 @@ def bakeoff_command(
         show_plan(result, as_json=as_json, ready_hint="dry run: nothing was sent; run without"
                   " --dry-run to start the runnable targets")
         return
-    finish(result, report_files(out), as_json=as_json)
+    finish(result, flags.report_files(out), as_json=as_json)

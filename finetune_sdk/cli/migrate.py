@@ -8,19 +8,8 @@ from typing import Annotated
 
 import typer
 
+from . import _compare_flags as flags
 from ._compare import finish, show_plan
-from ._compare_flags import (
-    CapFlag,
-    JsonFlag,
-    LimitFlag,
-    MaxTokensFlag,
-    MaxUsdFlag,
-    NoEvalFlag,
-    PassThresholdFlag,
-    TimeoutFlag,
-    compare_run_options,
-    report_files,
-)
 from .app import command, fail, input_file
 
 
@@ -51,17 +40,17 @@ def migrate_command(
                                                      " training half still holds out).")] = 1,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Hyperparameter override for every target, NAME=VALUE (repeat).")] = None,
-    cap: CapFlag = None,
-    max_usd: MaxUsdFlag = None,
-    limit: LimitFlag = None,
-    max_tokens: MaxTokensFlag = 128,
-    pass_threshold: PassThresholdFlag = None,
+    cap: flags.Cap = None,
+    max_usd: flags.MaxUsd = None,
+    limit: flags.Limit = None,
+    max_tokens: flags.MaxTokens = 128,
+    pass_threshold: flags.PassThreshold = None,
     deploy_for_eval: Annotated[bool, typer.Option(
         "--deploy-for-eval", help="Deploy new fine-tunes that need it to evaluate them (billed"
                                   " while they exist), delete them after.")] = False,
-    no_eval: NoEvalFlag = False,
-    timeout: TimeoutFlag = None,
-    as_json: JsonFlag = False,
+    no_eval: flags.NoEval = False,
+    timeout: flags.Timeout = None,
+    as_json: flags.Json = False,
 ) -> None:
     """Move a fine-tune (an OpenAI ftjob-... first of all) to other providers: same data,
     equivalent base model, converted hyperparameters; then compare each new model with the
@@ -74,7 +63,7 @@ def migrate_command(
             input_file(path, flag)
     if validation_data is not None and data is None:
         fail("--validation-data goes with --data")
-    options = compare_run_options(out=out, val=val, set_=set_, cap=cap, max_usd=max_usd,
+    options = flags.compare_run_options(out=out, val=val, set_=set_, cap=cap, max_usd=max_usd,
                                   limit=limit, max_tokens=max_tokens,
                                   pass_threshold=pass_threshold, deploy_for_eval=deploy_for_eval,
                                   no_eval=no_eval, timeout=timeout, as_json=as_json)
@@ -87,4 +76,4 @@ def migrate_command(
             f" Run again with --yes to start {ready} job(s)." if not dry_run and ready else ""))
         show_plan(result, as_json=as_json, ready_hint=hint)
         return
-    finish(result, report_files(out), as_json=as_json)
+    finish(result, flags.report_files(out), as_json=as_json)
