@@ -1,8 +1,7 @@
 """What every OpenAI-compatible preset (``generic.py``, ``azure.py``, ``nebius.py``) builds the
-same way: its capability table, its single-request file limits, its dataset rules (OpenAI's,
-with its own name and sizes) and its ``write_wire_jsonl``. A preset module passes only what
-differs; OpenAI's own profile (``providers/openai/profile.py``) is not built from here, so a
-preset never picks up OpenAI's wind-down date.
+same way: its capability table (OpenAI's, changed where the service differs, never with OpenAI's
+wind-down date), its single-request file limits, its dataset rules (OpenAI's, with its own name
+and sizes) and its ``write_wire_jsonl``. A preset module passes only what differs.
 """
 
 from __future__ import annotations
@@ -16,38 +15,26 @@ from ...data.rules import RulePack
 from ...types import Capabilities
 from ..openai.dataset import RULES as OPENAI_RULES
 from ..openai.dataset import to_wire
-from ..openai.profile import Limits
+from ..openai.profile import OPENAI, Limits
 
-__all__ = ["OPENAI_HYPERPARAMETERS", "preset_capabilities", "preset_rules", "single_post_limits",
-           "write_checked_jsonl"]
-
-OPENAI_HYPERPARAMETERS = frozenset({"epochs", "batch_size", "learning_rate_multiplier", "beta",
-                                    "seed"})
-"""The hyperparameters OpenAI's fine-tuning API takes."""
+__all__ = ["preset_capabilities", "preset_rules", "single_post_limits", "write_checked_jsonl"]
 
 
-def preset_capabilities(*, max_upload_bytes: int,
-                        methods: frozenset[str] = frozenset({"sft", "dpo"}),
-                        hyperparameters: frozenset[str] = OPENAI_HYPERPARAMETERS,
+def preset_capabilities(*, max_upload_bytes: int, methods: frozenset[str] | None = None,
+                        hyperparameters: frozenset[str] | None = None,
                         pause_resume: bool = False,  # an optional OpenAI route many servers lack
                         needs_deployment: bool = False) -> Capabilities:
-    """The capability table of a service that speaks OpenAI's fine-tuning API: events, metrics,
-    checkpoints and validation files through OpenAI's routes, server-chosen job ids."""
-    return Capabilities(
-        methods=methods,
-        hyperparameters=hyperparameters,
-        cancel=True,
-        pause_resume=pause_resume,
-        events=True,
-        metrics=True,
-        checkpoints=True,
-        validation_file=True,
-        client_chosen_ids=False,
-        hosted=True,
-        max_upload_bytes=max_upload_bytes,
-        needs_deployment=needs_deployment,
-        default_poll_interval=15.0,
-    )
+    """OpenAI's capability table (events, metrics, checkpoints and validation files through
+    OpenAI's routes, server-chosen job ids) with this service's upload limit, pause/resume and
+    deployment need; ``methods`` / ``hyperparameters``: None keeps OpenAI's."""
+    changes: dict[str, Any] = {"max_upload_bytes": max_upload_bytes, "pause_resume": pause_resume,
+                               "needs_deployment": needs_deployment,
+                               "new_jobs_until": None}  # OpenAI's own sunset, not theirs
+    if methods is not None:
+        changes["methods"] = methods
+    if hyperparameters is not None:
+        changes["hyperparameters"] = hyperparameters
+    return OPENAI.capabilities.model_copy(update=changes)
 
 
 def single_post_limits(max_file_bytes: int, **ranges: Any) -> Limits:
