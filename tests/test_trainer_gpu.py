@@ -14,20 +14,15 @@ from trainer_tiny import CHATML, build_tiny_model, conversations, write_jsonl  #
 
 
 def _random_llama(attn: str):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     from finetune_sdk.local import _attention
+    from finetune_sdk.local.tiny import tiny_llama_config
 
-    config = LlamaConfig(
-        vocab_size=1000,
-        hidden_size=256,
-        intermediate_size=512,
-        num_hidden_layers=2,
-        num_attention_heads=8,
-        num_key_value_heads=2,
-        head_dim=64,
-        max_position_embeddings=2048,
-    )
+    # Wider than the tiny model (head_dim 64, like real models); no tokenizer: ids only.
+    config = tiny_llama_config(vocab_size=1000, hidden_size=256, intermediate_size=512,
+                               num_attention_heads=8, head_dim=64, tie_word_embeddings=False,
+                               initializer_range=0.02)
     config._attn_implementation = _attention.register() if attn == "packed" else attn
     torch.manual_seed(0)
     with torch.device("cuda"):

@@ -47,50 +47,27 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 def build_tiny_model(directory: Path, *, chat_template: str | None = None, seed: int = 0) -> Path:
+    """A narrower tiny Llama than the product's (``finetune_sdk.local.tiny``, same recipe):
+    a tokenizer trained on the toy words, optionally without a chat template."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaForCausalLM
+
+    from finetune_sdk.local.tiny import tiny_llama_config, train_bpe_tokenizer
 
     corpus = [
         " ".join(WORDS),
         "reverse again be brief system user assistant",
         "<|role|> <|user|> <|assistant|> <|system|>",
     ] * 20
-    specials = ["[PAD]", "[UNK]", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
-    backend = Tokenizer(models.BPE(unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    backend.train_from_iterator(
-        corpus,
-        trainers.BpeTrainer(
-            vocab_size=400,
-            special_tokens=specials,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-    )
-    if chat_template:
-        tokenizer.chat_template = chat_template
+    tokenizer = train_bpe_tokenizer(
+        corpus, vocab_size=400, specials=["[PAD]", "[UNK]", "<s>", "</s>", "<|im_start|>",
+                                          "<|im_end|>"],
+        bos="<s>", eos="</s>", pad="[PAD]", unk="[UNK]", chat_template=chat_template)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(directory)
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=0,
-        bos_token_id=2,
-        eos_token_id=3,
-    )
+    config = tiny_llama_config(tokenizer, hidden_size=64, intermediate_size=128,
+                               max_position_embeddings=1024, tie_word_embeddings=False,
+                               initializer_range=0.02)
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory

@@ -17,9 +17,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["TINY_NAME", "CHAT_TEMPLATE", "build_tiny_model", "is_tiny", "resolve_base_model",
-           "tiny_model_dir"]
+           "tiny_llama_config", "tiny_model_dir", "train_bpe_tokenizer"]
 
 TINY_NAME = "tiny"
 #: Bump when the recipe changes, so cached copies of an older recipe are not reused.
@@ -62,60 +63,67 @@ def _sample_texts() -> Iterator[str]:
                 yield f"{message['role']}\n{message['content']}"
 
 
-def _train_tokenizer():
+def train_bpe_tokenizer(texts: Iterator[str] | list[str], *, vocab_size: int,
+                        specials: list[str], bos: str, eos: str, pad: str, unk: str,
+                        chat_template: str | None = None, model_max_length: int | None = None,
+                        ) -> Any:
+    """A byte-level BPE tokenizer trained here on ``texts`` (no download): the one recipe the
+    tiny model and the trainer tests share."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    backend = Tokenizer(models.BPE(unk_token="<unk>"))
+    backend = Tokenizer(models.BPE(unk_token=unk))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     backend.train_from_iterator(
-        _sample_texts(),
+        texts,
         trainers.BpeTrainer(
-            vocab_size=VOCAB_SIZE,
-            special_tokens=_SPECIALS,
+            vocab_size=vocab_size,
+            special_tokens=specials,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         ),
     )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<s>",
-        eos_token="<|im_end|>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        model_max_length=2048,
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    extra = {"model_max_length": model_max_length} if model_max_length else {}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos,
+                                        pad_token=pad, unk_token=unk, **extra)
+    if chat_template:
+        tokenizer.chat_template = chat_template
     return tokenizer
+
+
+def tiny_llama_config(tokenizer: Any = None, **overrides: Any) -> Any:
+    """The tiny Llama's ``LlamaConfig`` (2 layers, 128 wide, GQA, tied embeddings), sized to
+    ``tokenizer`` and using its special ids when one is given; ``overrides`` change any field
+    (the trainer tests want it narrower, a GPU test wider)."""
+    from transformers import LlamaConfig
+
+    ids = {} if tokenizer is None else dict(
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    fields: dict[str, Any] = dict(
+        **ids, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        # Random embeddings at the usual 0.02 scale cap the logits near +-3, so no adapter could
+        # make the model confident; a wider init lets a LoRA visibly learn the sample data.
+        initializer_range=INIT_RANGE)
+    return LlamaConfig(**{**fields, **overrides})
 
 
 def _write(directory: Path, seed: int) -> None:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # "Writing model shards" bars for a 1 MB model are noise
-    tokenizer = _train_tokenizer()
+    tokenizer = train_bpe_tokenizer(
+        _sample_texts(), vocab_size=VOCAB_SIZE, specials=_SPECIALS, bos="<s>",
+        eos="<|im_end|>", pad="<pad>", unk="<unk>", chat_template=CHAT_TEMPLATE,
+        model_max_length=2048)
     tokenizer.save_pretrained(directory)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
-        # Random embeddings at the usual 0.02 scale cap the logits near +-3, so no adapter could
-        # make the model confident; a wider init lets a LoRA visibly learn the sample data.
-        initializer_range=INIT_RANGE,
-    )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(tiny_llama_config(tokenizer))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(directory)
