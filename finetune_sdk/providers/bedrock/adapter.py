@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -44,11 +44,12 @@ from ...types import (
     Job,
     JobSpec,
     JobStatus,
-    MetricPoint,
     ModelRef,
     ProviderOptions,
 )
+from .._hosted import request_timeout
 from . import aws, files, mapping, models
+from .reads import BedrockReads
 
 __all__ = ["BUCKET_ENV", "ROLE_ENV", "BedrockOptions", "BedrockProvider"]
 
@@ -77,8 +78,9 @@ class BedrockOptions(ProviderOptions):
     """``{"subnetIds": [...], "securityGroupIds": [...]}``."""
 
 
-class BedrockProvider(Provider):
-    """Supervised fine-tuning of Nova, Claude 3 Haiku and Llama models on Amazon Bedrock."""
+class BedrockProvider(BedrockReads, Provider):
+    """Supervised fine-tuning of Nova, Claude 3 Haiku and Llama models on Amazon Bedrock (the
+    reads: ``reads.py``)."""
 
     name: ClassVar[str] = "bedrock"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -135,9 +137,7 @@ class BedrockProvider(Provider):
         if importlib.util.find_spec("boto3") is None:
             raise ProviderNotInstalledError(
                 'the bedrock provider needs boto3: pip install "finetune-sdk[aws]"')
-        if timeout is not None and not (type(timeout) in (int, float) and timeout > 0):
-            raise ConfigurationError(f"bedrock: timeout must be seconds > 0 or None: {timeout!r}")
-        self.timeout = timeout
+        self.timeout = request_timeout(self.name, timeout)
         self._region = setting(region, "AWS_REGION", "AWS_DEFAULT_REGION")
         where = setting(bucket, BUCKET_ENV)
         self.bucket: str | None
@@ -328,56 +328,9 @@ class BedrockProvider(Provider):
                    provider_details={"jobName": body["jobName"],
                                      "customModelName": body["customModelName"]})
 
-    def get_job(self, job_id: str) -> Job:
-        return mapping.job_from_bedrock(self._get(job_id))
-
-    def _get(self, job_id: str) -> dict[str, Any]:
-        return self._call("bedrock", "get_model_customization_job", jobIdentifier=job_id)
-
-    def list_jobs(self, *, limit: int | None = None,
-                  name_contains: str | None = None) -> Iterator[Job]:
-        """Newest first, one retried request per page."""
-        yielded, token = 0, None
-        while True:
-            params: dict[str, Any] = {"maxResults": min(limit or 100, 100),
-                                      "sortBy": "CreationTime", "sortOrder": "Descending"}
-            if token:
-                params["nextToken"] = token
-            if name_contains:
-                params["nameContains"] = name_contains
-            page = self._call("bedrock", "list_model_customization_jobs", **params)
-            summaries = page.get("modelCustomizationJobSummaries")
-            if not isinstance(summaries, list):
-                raise APIResponseValidationError(
-                    "the job list has no modelCustomizationJobSummaries", provider=self.name)
-            for item in summaries:
-                yield mapping.job_from_bedrock(item)
-                yielded += 1
-                if limit is not None and yielded >= limit:
-                    return
-            token = page.get("nextToken")
-            if not token:
-                return
-
-    def find_job(self, client_ref: str) -> Job | None:
-        """The job named after ``client_ref`` (a nameContains query, then an exact match)."""
-        name = mapping.job_name(client_ref)
-        for job in self.list_jobs(name_contains=name):
-            if job.provider_details.get("jobName") != name:
-                continue
-            full = self._get(job.id)
-            token = full.get("clientRequestToken")
-            if token not in (None, mapping.request_token(client_ref)):
-                continue  # same name, another sender's token: not our intent
-            return mapping.job_from_bedrock(full, client_ref=client_ref)
-        return None
-
     def cancel_job(self, job_id: str) -> Job:
         self._call("bedrock", "stop_model_customization_job", jobIdentifier=job_id)
         return self.get_job(job_id)
-
-    def get_metrics(self, job_id: str) -> list[MetricPoint]:
-        return mapping.metrics_of(self._get(job_id))
 
     def resolve_model(self, job: Job) -> ModelRef:
         """The custom model ARN; on-demand inference needs a custom model deployment (or

@@ -19,7 +19,7 @@ import hashlib
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from ..._http import call_translated
 from ...config import setting
-from ...errors import BadRequestError, ConfigurationError, NotFoundError
+from ...errors import ConfigurationError, NotFoundError
 from ...facts import preflight_catalog
 from ...provider import Provider
 from ...retry import RetryPolicy
@@ -37,11 +37,12 @@ from ...types import (
     Job,
     JobSpec,
     JobStatus,
-    MetricPoint,
     ModelRef,
     ProviderOptions,
 )
+from .._hosted import request_timeout
 from . import mapping, storage, tuning
+from .reads import GeminiReads
 
 __all__ = ["GeminiOptions", "GeminiProvider", "VERTEX_ONLY_MESSAGE"]
 
@@ -74,8 +75,8 @@ class GeminiOptions(ProviderOptions):
     service_account: str | None = None
 
 
-class GeminiProvider(Provider):
-    """Supervised and preference tuning of Gemini models on Vertex AI."""
+class GeminiProvider(GeminiReads, Provider):
+    """Supervised and preference tuning of Gemini models on Vertex AI (the reads: ``reads.py``)."""
 
     name: ClassVar[str] = "gemini"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -129,9 +130,7 @@ class GeminiProvider(Provider):
             also the GCS upload's timeout when the storage client is ours. None: no limit.
         """
         super().__init__(retry=retry)
-        if timeout is not None and not (type(timeout) in (int, float) and timeout > 0):
-            raise ConfigurationError(f"gemini: timeout must be seconds > 0 or None: {timeout!r}")
-        self.timeout = timeout
+        self.timeout = request_timeout(self.name, timeout)
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
         has_api_key = bool(setting(api_key, "GOOGLE_API_KEY", "GEMINI_API_KEY"))
@@ -301,69 +300,10 @@ class GeminiProvider(Provider):
         # Vertex labels are lowercase; the caller's own spelling of the ref is the useful one.
         return job.model_copy(update={"client_ref": spec.client_ref})
 
-    def get_job(self, job_id: str) -> Job:
-        return mapping.job_from_vertex(self._get(job_id))
-
-    def _get(self, job_id: str) -> Any:
-        name = self._job_name(job_id)
-        return self._call(lambda: self._client().tunings.get(name=name))
-
-    def _job_name(self, job_id: str) -> str:
-        if job_id.startswith("projects/"):
-            return job_id
-        if not job_id.isdigit():
-            raise NotFoundError(
-                f"{job_id!r} is not a Vertex tuning job (expected"
-                " projects/P/locations/L/tuningJobs/ID or the numeric ID)",
-                provider=self.name,
-            )
-        return f"projects/{self.project}/locations/{self.location}/tuningJobs/{job_id}"
-
-    def list_jobs(self, *, limit: int | None = None, filter: str | None = None) -> Iterator[Job]:
-        """Newest first, one retried request per page."""
-        yielded = 0
-        token: str | None = None
-        while True:
-            config: dict[str, Any] = {"page_size": min(limit or 100, 100)}
-            if token:
-                config["page_token"] = token
-            if filter:
-                config["filter"] = filter
-            def list_page(cfg: dict[str, Any] = config) -> Any:
-                return self._client().tunings.list(config=cfg)
-
-            pager = self._call(list_page)
-            for item in pager.page:
-                yield mapping.job_from_vertex(item)
-                yielded += 1
-                if limit is not None and yielded >= limit:
-                    return
-            token = _next_token(pager)
-            if not token:
-                return
-
-    def find_job(self, client_ref: str) -> Job | None:
-        """The job labelled with ``client_ref`` (a filtered list; falls back to a full walk)."""
-        value = mapping.label_value(client_ref)
-        try:
-            candidates = list(
-                self.list_jobs(filter=f'labels.{mapping.CLIENT_REF_LABEL}="{value}"')
-            )
-        except BadRequestError:
-            # The filter syntax is not documented for tuningJobs; never let it block dedupe.
-            candidates = list(self.list_jobs())
-        for job in candidates:
-            if job.labels.get(mapping.CLIENT_REF_LABEL) == value:
-                return job.model_copy(update={"client_ref": client_ref})
-        return None
-
     def cancel_job(self, job_id: str) -> Job:
         name = self._job_name(job_id)
         self._call(lambda: self._client().tunings.cancel(name=name))
         return self.get_job(name)
-
-    def get_metrics(self, job_id: str) -> list[MetricPoint]:
-        return mapping.metrics_from_vertex(self._get(job_id))
 
     def resolve_model(self, job: Job) -> ModelRef:
         """The tuned model's endpoint: pass it as ``model=`` to ``generate_content``."""
@@ -406,8 +346,3 @@ class GeminiProvider(Provider):
             f"GeminiProvider(project={self.project!r}, location={self.location!r},"
             f" bucket={self.bucket!r})"
         )
-
-
-def _next_token(pager: Any) -> str | None:
-    # google-genai's Pager keeps the next page's token in the config of the next request.
-    return (pager.config or {}).get("page_token") or None
