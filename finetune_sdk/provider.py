@@ -227,16 +227,15 @@ class Provider(ABC):
     def prepare(self, spec: JobSpec) -> JobSpec:
         """The one place a spec is checked and its options parsed, before anything is uploaded.
 
-        Returns the spec with typed options (``options_type``), carrying its preflight warnings
+        Returns a copy that carries its typed options (``resolve_options`` hands them out
+        without parsing again; ``options`` stays as written) and its preflight warnings
         (``spec.preflight_warnings``); ``create_job`` and every later step take it as it is.
         A spec this provider prepared already comes back unchanged.
         """
         if spec._prepared_for == self.name:
             return spec
-        typed = self.resolve_options(spec)  # the only parse of spec.options
-        prepared = spec.model_copy(update={"options": typed}) if typed is not None else spec
-        if prepared is spec:
-            prepared = spec.model_copy()
+        prepared = spec.model_copy()
+        prepared._typed_options = (spec.options, self.resolve_options(spec))  # the only parse
         warned = self.preflight(prepared)
         prepared._prepared_for = self.name
         prepared._warnings = tuple(warned)
@@ -277,7 +276,11 @@ class Provider(ABC):
         return []
 
     def resolve_options(self, spec: JobSpec) -> Any:
-        """``spec.options`` as this provider's typed options model (defaults when absent)."""
+        """``spec.options`` as this provider's typed options model (defaults when absent);
+        parsed once by ``prepare``, handed out as parsed afterwards."""
+        cached = spec._typed_options
+        if cached is not None and cached[0] is spec.options:  # same object: not replaced since
+            return cached[1]
         if self.options_type is None:
             if spec.options:
                 raise ConfigurationError(f"{self.name} takes no options; got {spec.options!r}")

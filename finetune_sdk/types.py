@@ -149,6 +149,9 @@ class JobSpec(_Request):
     """The provider whose ``prepare`` checked this spec and typed its options (model_copy keeps
     it): later steps take the spec as it is and never check or parse again."""
     _warnings: tuple[str, ...] = PrivateAttr(default=())
+    _typed_options: tuple[Any, Any] | None = PrivateAttr(default=None)
+    """(the ``options`` object as given, its typed model): ``options`` itself is kept as the
+    caller wrote it, so the ledger, the intent key and ``spec_hash`` see what was asked."""
 
     @property
     def preflight_warnings(self) -> tuple[str, ...]:

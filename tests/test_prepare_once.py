@@ -31,7 +31,7 @@ class Counting(FakeProvider):
         return super().check_spec(spec)
 
     def create_job(self, spec):
-        self.calls["create_options"].append(type(spec.options))
+        self.calls["create_options"].append(type(self.resolve_options(spec)))
         return super().create_job(spec)
 
 
@@ -76,13 +76,20 @@ def test_prepare_returns_typed_options_and_warnings_and_is_idempotent(tmp_path, 
                    hyperparameters=Hyperparameters(batch_size=8))
     with pytest.warns(UserWarning):
         prepared = provider.prepare(spec)
-    assert isinstance(prepared.options, FakeOptions) and prepared.options.auto_advance is False
-    assert spec.options == {"auto_advance": False}  # the caller's spec is left as it was
+    typed = provider.resolve_options(prepared)
+    assert isinstance(typed, FakeOptions) and typed.auto_advance is False
+    # options stay as written (the ledger and the intent key see what was asked)
+    assert prepared.options == spec.options == {"auto_advance": False}
     assert provider.is_prepared(prepared) and not provider.is_prepared(spec)
     assert any("batch_size" in w for w in prepared.preflight_warnings)
     assert provider.prepare(prepared) is prepared and len(parses) == 1
     # a copy made later (the uploads swap the file for a DatasetRef) stays prepared
-    assert provider.is_prepared(prepared.model_copy(update={"training_file": "x.jsonl"}))
+    moved = prepared.model_copy(update={"training_file": "x.jsonl"})
+    assert provider.is_prepared(moved) and provider.resolve_options(moved) is typed
+    assert len(parses) == 1
+    # options replaced after prepare are parsed again, never served stale
+    changed = prepared.model_copy(update={"options": {"auto_advance": True}})
+    assert provider.resolve_options(changed).auto_advance is True
 
 
 def test_bad_options_fail_in_prepare_before_anything_is_sent(tmp_path):
