@@ -34,6 +34,8 @@ class RulePack:
     must_alternate: bool = False
     """user/assistant turns must alternate (after an optional leading system message)."""
     methods: frozenset[str] = frozenset({"sft"})
+    """With ``max_file_bytes``, taken from the adapter's ``Capabilities`` by ``rules_for`` (the
+    provider profile): a vendor's pack does not write them again."""
     max_validation_examples: int | None = None
     recommended_min_examples: int | None = None
     notes: tuple[str, ...] = ()

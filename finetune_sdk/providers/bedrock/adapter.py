@@ -95,7 +95,7 @@ class BedrockProvider(BedrockReads, Provider):
         validation_file=True,
         client_chosen_ids=True,
         hosted=True,
-        max_upload_bytes=10 * GB,
+        max_upload_bytes=10 * GB,  # Claude 3 Haiku's training-file limit; others undocumented
         needs_deployment=True,
         default_poll_interval=60.0,
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ...data.convert import stream_wire
-from ...data.rules import GB, RulePack
+from ...data.rules import RulePack
 from ...errors import DatasetError
 
 __all__ = ["CONVERSATION_SCHEMA", "RULES", "SCHEMAS", "Schema", "from_wire", "to_wire",
@@ -40,7 +40,6 @@ RULES = RulePack(
     min_examples=8,
     recommended_min_examples=100,
     max_examples=20_000,
-    max_file_bytes=10 * GB,  # Claude 3 Haiku's training-file limit; others are not documented
     max_tokens_by_model={"anthropic.claude-3-haiku": 32_000},
     default_max_tokens=None,
     token_limit_is_error=True,
@@ -49,7 +48,6 @@ RULES = RulePack(
     supports_tool_calls=False,
     supports_weights=False,
     must_alternate=True,
-    methods=frozenset({"sft"}),
     max_validation_examples=1_000,
     notes=("Data goes to S3; the schema depends on the base model (Nova and Llama 3.2:"
            " bedrock-conversation-2024; Claude 3 Haiku: system + messages; Llama 3.1:"

@@ -76,7 +76,7 @@ class FireworksProvider(Provider):
         validation_file=True,
         client_chosen_ids=True,
         hosted=True,
-        max_upload_bytes=None,
+        max_upload_bytes=None,  # < 150 MB direct upload; larger files through a signed URL
         needs_deployment=True,
         default_poll_interval=20.0,
     )

@@ -22,7 +22,6 @@ RULES = RulePack(
     provider="fireworks",
     min_examples=3,
     max_examples=3_000_000,
-    max_file_bytes=None,  # < 150 MB direct upload; larger files go through a signed URL
     default_max_tokens=None,  # bounded by the job's maxContextLength / the base model
     token_limit_is_error=False,
     allowed_roles=frozenset({"system", "user", "assistant", "tool"}),
@@ -30,7 +29,6 @@ RULES = RulePack(
     supports_tool_calls=True,
     supports_weights=False,  # per-message weight is uncertain in the docs
     must_alternate=False,
-    methods=frozenset({"sft"}),  # the adapter runs supervisedFineTuningJobs only
     notes=("Minimum 3, maximum 3,000,000 examples; .jsonl only.",
            "DPO lines can be written (convert) but the adapter does not launch DPO jobs."),
 )

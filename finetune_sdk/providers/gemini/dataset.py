@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...data.convert import stream_wire
-from ...data.rules import GB, RulePack
+from ...data.rules import RulePack
 from ...errors import DatasetError
 
 __all__ = ["RULES", "from_wire", "to_wire", "write_wire_jsonl"]
@@ -25,7 +25,6 @@ RULES = RulePack(
     min_examples=1,
     recommended_min_examples=100,
     max_examples=1_000_000,
-    max_file_bytes=1 * GB,
     max_tokens_by_model={"gemini": 131072},
     default_max_tokens=131072,
     token_limit_is_error=True,
@@ -34,7 +33,6 @@ RULES = RulePack(
     supports_tool_calls=False,
     supports_weights=False,
     must_alternate=True,
-    methods=frozenset({"sft", "dpo"}),
     max_validation_examples=5000,
     notes=("Vertex only; data must be in GCS.", "At most 131,072 tokens per example, 1 GB file."),
 )

@@ -31,7 +31,6 @@ RULES = RulePack(
     supports_tool_calls=True,  # depends on the base model's chat template
     supports_weights=False,
     must_alternate=False,
-    methods=frozenset({"sft", "dpo"}),
     notes=("AutoTrain applies no minimum count; model_max_length/block_size truncate.",),
 )
 

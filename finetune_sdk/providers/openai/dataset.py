@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ...data.convert import stream_wire
-from ...data.rules import GB, RulePack
+from ...data.rules import RulePack
 
 __all__ = ["RULES", "from_wire", "to_wire", "write_wire_jsonl"]
 
@@ -22,7 +22,6 @@ RULES = RulePack(
     provider="openai",
     min_examples=10,
     recommended_min_examples=50,
-    max_file_bytes=8 * GB,  # 512 MB through /files; up to 8 GB through chunked /uploads
     max_tokens_by_model={
         # Training context per example (uncertain for current snapshots; longer examples are
         # truncated by OpenAI, so the finding is a warning).
@@ -40,7 +39,6 @@ RULES = RulePack(
     supports_tool_calls=True,
     supports_weights=True,
     must_alternate=False,
-    methods=frozenset({"sft", "dpo"}),
     notes=("Minimum 10 examples (50-100 recommended).",
            "DPO: text only; gpt-4.1 family per the guide."),
 )

@@ -37,7 +37,6 @@ _RESOURCE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 
 RULES = preset_rules(
     NAME,
-    max_file_bytes=MAX_FILE_BYTES,
     notes=("Minimum 10 examples (50-100 recommended).",
            "At most 512 MB per file; Azure recommends importing larger files from Blob storage.",
            "Azure's doc asks for UTF-8 with BOM (uncertain, may be a doc quirk): plain UTF-8 is"

@@ -22,7 +22,6 @@ RULES = preset_rules(
     NAME,
     min_examples=1,
     recommended_min_examples=None,
-    max_file_bytes=MAX_FILE_BYTES,
     notes=("OpenAI's wire format (chat and preference JSONL); the server's own limits are not"
            " known here and it has the last word.",),
 )

@@ -27,8 +27,6 @@ RULES = preset_rules(
     NAME,
     min_examples=1,
     recommended_min_examples=None,
-    max_file_bytes=MAX_FILE_BYTES,
-    methods=frozenset({"sft"}),
     notes=("messages (or prompt/completion) JSONL, at most 5 GB (secondary source);"
            " Nebius's minimum example count is not known here.",),
 )

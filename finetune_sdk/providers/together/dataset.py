@@ -31,7 +31,6 @@ RULES = RulePack(
     provider="together",
     min_examples=1,
     recommended_min_examples=100,  # "hundreds to thousands" (fine-tuning overview)
-    max_file_bytes=MAX_FILE_BYTES,
     default_max_tokens=None,  # per base model: max_seq_length_sft/dpo of the model limits
     token_limit_is_error=False,
     allowed_roles=frozenset({"system", "user", "assistant", "tool"}),
@@ -39,7 +38,6 @@ RULES = RulePack(
     supports_tool_calls=True,
     supports_weights=True,  # per-message weight 0|1 (validation_report.dataset_has_message_weights)
     must_alternate=False,
-    methods=frozenset({"sft", "dpo"}),
     notes=("JSONL only here (Together also takes tokenized Parquet); at least one example.",
            "Together checks the file again after upload: a file it rejects (INVALID_FORMAT)"
            " stops the job before it is created.",
