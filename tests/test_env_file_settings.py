@@ -20,3 +20,15 @@ def test_huggingface_endpoint_comes_from_the_env_file(tmp_path, monkeypatch):
     assert HuggingFaceProvider("hf_x", namespace="me",
                                endpoint="https://arg.example.test").endpoint == \
         "https://arg.example.test"
+
+
+def test_vertex_base_url_comes_from_the_env_file(tmp_path, monkeypatch):
+    pytest.importorskip("google.genai")
+    from finetune_sdk.providers.gemini.adapter import GeminiProvider
+
+    env = tmp_path / ".env"
+    env.write_text("GOOGLE_VERTEX_BASE_URL=https://vertex.example.test\n")
+    monkeypatch.delenv("GOOGLE_VERTEX_BASE_URL", raising=False)
+    monkeypatch.setenv("FINETUNE_SDK_ENV_FILE", str(env))
+    provider = GeminiProvider(project="p", location="us-central1", access_token="ya29.x")
+    assert provider.base_url == "https://vertex.example.test"

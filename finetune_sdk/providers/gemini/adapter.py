@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -151,7 +150,7 @@ class GeminiProvider(GeminiReads, Provider):
             access_token = access_token.get_secret_value()
         self._token = SecretStr(access_token) if access_token else None
         self._credentials = credentials
-        self.base_url = base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL")
+        self.base_url = setting(base_url, "GOOGLE_VERTEX_BASE_URL")  # .env too
         self._http_client = http_client
         self._storage_client = storage_client
         # Only a client we build is known to be google-cloud-storage and to take ``timeout``.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import re
 import threading
 from typing import Any
@@ -69,8 +68,9 @@ def chat(model_ref: ModelRef, messages: list[dict[str, Any]], *, project: str | 
         far = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=3650)
         credentials = Credentials(token=token, expiry=far)
     options: dict[str, Any] = {}
-    if base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL"):
-        options["base_url"] = base_url or os.environ["GOOGLE_VERTEX_BASE_URL"]
+    base_url = setting(base_url, "GOOGLE_VERTEX_BASE_URL")  # like the adapter: .env too
+    if base_url:
+        options["base_url"] = base_url
     if http_client is not None:
         options["httpx_client"] = http_client
     if timeout is not None:
