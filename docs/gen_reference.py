@@ -112,10 +112,9 @@ def _profile_rows(name: str) -> list[str]:
 def _price_rows(name: str) -> list[str]:
     """The provider's tunable-model catalog and bundled prices (its facts.json; see costs.md)."""
     from finetune_sdk.cost import bundled_prices, price_table_markdown
-    from finetune_sdk.facts import load_facts
 
     rows: list[str] = []
-    facts = load_facts(name)
+    facts = profile_of(name).facts()
     if facts is not None and facts.models:
         rows += [f"Tunable models (catalog of {facts.date.isoformat()}; `finetune models"
                  f" --tunable -p {name}`):", "",

@@ -28,6 +28,7 @@ from .errors import ConfigurationError, ProviderNotInstalledError
 
 if TYPE_CHECKING:
     from .data.rules import RulePack
+    from .facts import ProviderFacts
     from .provider import Provider
     from .types import Capabilities
 
@@ -80,6 +81,12 @@ class ProviderProfile:
 
     def capabilities(self) -> Capabilities:
         return self.adapter_class().capabilities
+
+    def facts(self) -> ProviderFacts | None:
+        """The dated catalog and prices (``providers/<name>/facts.json``; None: none shipped)."""
+        from .facts import load_facts
+
+        return load_facts(self.name)
 
     def wire_module(self) -> ModuleType | None:
         return self._import(self.wire, self.extra) if self.wire else None

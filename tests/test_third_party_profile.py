@@ -141,3 +141,6 @@ def test_the_profile_is_read_in_process(plugin, monkeypatch):
     assert profile.rules().min_examples == 2 and profile.rules().methods == {"sft"}
     assert job_provider("acme-job-17") == "acme" and guess_provider("acme:x") == "acme"
     assert job_provider("acme-job-x") is None
+    assert profile.facts() is None  # no catalog shipped: preflight warns, never blocks
+    openai = profile_of("openai").facts()
+    assert openai is not None and openai.find("gpt-4.1-mini-2025-04-14") is not None
