@@ -1,4 +1,4 @@
-"""Gemini and Bedrock walk their token-paged job lists the same way (providers/_hosted.py): a
+"""Gemini, Bedrock and Hugging Face walk their paged job lists one way (providers/_hosted.py): a
 page is read only while more jobs are wanted, ``limit`` stops the walk mid-page, the vendor's
 newest-first order is kept, and ``limit=0`` asks the vendor nothing."""
 
@@ -13,13 +13,24 @@ from finetune_sdk.testing.conformance import SENTINEL_SECRET
 from finetune_sdk.testing.mock_servers.bedrock import BedrockMockServer
 from finetune_sdk.testing.mock_servers.vertex import VertexMockServer
 
-LIST_PATHS = {"gemini": r"/tuningJobs$", "bedrock": r"^/model-customization-jobs$"}
+LIST_PATHS = {"gemini": r"/tuningJobs$", "bedrock": r"^/model-customization-jobs$",
+              "huggingface": r"^/api/jobs/[^/]+$"}
 
 
-@pytest.fixture(params=["gemini", "bedrock"])
+@pytest.fixture(params=["gemini", "bedrock", "huggingface"])
 def vendor(request):
     """(name, mock, provider) with 5 jobs on pages of 2."""
-    if request.param == "gemini":
+    if request.param == "huggingface":
+        pytest.importorskip("huggingface_hub")
+        from test_huggingface_conformance import mount_hub_mock
+
+        from finetune_sdk.providers.huggingface.adapter import HuggingFaceProvider
+
+        mock = mount_hub_mock(request.getfixturevalue("httpx2_mock"),
+                              request.getfixturevalue("monkeypatch"))
+        provider = HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace,
+                                       endpoint=mock.base_url)
+    elif request.param == "gemini":
         mock = VertexMockServer()
         provider = gemini.make_provider(mock, SENTINEL_SECRET)
     else:

@@ -24,7 +24,7 @@ from pydantic import Field, SecretStr
 
 from ..._http import call_translated
 from ...config import setting
-from ...errors import ConfigurationError, NotFoundError
+from ...errors import NotFoundError
 from ...provider import PreflightWarning, Provider
 from ...retry import RetryPolicy
 from ...types import (
@@ -38,6 +38,8 @@ from ...types import (
     ModelRef,
     ProviderOptions,
 )
+from .._hosted import request_timeout as checked_timeout
+from .._hosted import token_pages
 from . import commands, hardware, mapping
 from .http_timeout import request_timeout
 from .hub_retries import hub_retries_off
@@ -127,10 +129,7 @@ class HuggingFaceProvider(Provider):
             limit, which is ``HuggingFaceOptions.timeout``.
         """
         super().__init__(retry=retry)
-        if timeout is not None and not (type(timeout) in (int, float) and timeout > 0):
-            raise ConfigurationError(
-                f"huggingface: timeout must be seconds > 0 or None: {timeout!r}")
-        self.timeout = timeout
+        self.timeout = checked_timeout("huggingface", timeout)
         self._token = require_token(token)
         self.endpoint = (setting(endpoint, "HF_ENDPOINT")  # .env too, like the token
                          or "https://huggingface.co").rstrip("/")
@@ -293,22 +292,17 @@ class HuggingFaceProvider(Provider):
         self, *, limit: int | None = None, labels: dict[str, str] | None = None
     ) -> Iterator[Job]:
         """Newest first; follows the ``Link: rel=next`` pages, one retried request each."""
-        params = [("label", f"{k}={v}") for k, v in (labels or {}).items()]
-        url: str | None = f"{self.endpoint}/api/jobs/{self.namespace}"
-        yielded = 0
-        while url:
-            def page(page_url: str = url, page_params: list[tuple[str, str]] = params
-                     ) -> tuple[list[Any], str | None]:
-                return mapping.fetch_page(page_url, page_params, self._token.get_secret_value())
+        first = [("label", f"{k}={v}") for k, v in (labels or {}).items()]
+        start = f"{self.endpoint}/api/jobs/{self.namespace}"
+        secret = self._token.get_secret_value()
 
-            items, url = self._call(page)
-            params = []  # the next link carries the query already
-            for item in items:
-                yield mapping.job_from_info(mapping.job_info(
-                    item, self.endpoint, [self._token.get_secret_value()]))
-                yielded += 1
-                if limit is not None and yielded >= limit:
-                    return
+        def page(next_url: str | None, _size: int) -> tuple[list[Any], str | None]:
+            # The Hub picks the page size; the next link carries the query already.
+            return self._call(lambda: mapping.fetch_page(
+                next_url or start, [] if next_url else first, secret))
+
+        for item in token_pages(page, limit=limit):
+            yield mapping.job_from_info(mapping.job_info(item, self.endpoint, [secret]))
 
     def find_job(self, client_ref: str) -> Job | None:
         for job in self.list_jobs(labels=mapping.ref_labels(client_ref)):
