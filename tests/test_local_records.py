@@ -119,3 +119,36 @@ def test_an_unreadable_status_is_unknown_only_while_a_worker_lives(provider, tra
 def test_an_unknown_job_is_not_found(provider) -> None:
     with pytest.raises(NotFoundError):
         provider.list_events("ftjob-local-000000000000")
+
+
+def test_a_job_whose_creator_died_before_the_launch_is_adopted_not_lost(provider, train,
+                                                                         monkeypatch) -> None:
+    # The creator wrote the job and was SIGKILLed before starting its worker (a killed
+    # `finetune bakeoff`): the rerun that finds the job launches it, exactly once.
+    launches: list[str] = []
+
+    def start(job, **_kw):
+        launches.append(job.job_id)
+        return os.getpid()
+
+    monkeypatch.setattr("finetune_sdk.providers.local.start_worker", start)
+    class Killed(BaseException):
+        pass
+
+    def killed(self, job):
+        raise Killed
+
+    original = LocalProvider._launch
+    monkeypatch.setattr(LocalProvider, "_launch", killed)
+    spec = JobSpec(base_model="tiny", training_file=train)
+    with pytest.raises(Killed):
+        provider.create_job(spec)
+    monkeypatch.setattr(LocalProvider, "_launch", original)
+    assert launches == []
+    found = provider.find_job(spec.client_ref)  # what a rerun's lookup does
+    assert found is not None and found.status is JobStatus.QUEUED
+    assert launches == [found.id]
+    assert provider.get_job(found.id).status is JobStatus.QUEUED and launches == [found.id]
+    # a second adopter (another process reading the job) starts nothing more
+    assert LocalProvider(root=provider.root).get_job(found.id).status is JobStatus.QUEUED
+    assert launches == [found.id]

@@ -15,6 +15,7 @@ imports torch: the user's process stays light; only the worker loads the trainer
 from __future__ import annotations
 
 import importlib.util
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -257,7 +258,15 @@ class LocalProvider(Provider):
         self._launch(job)
         return self.get_job(job.job_id)
 
-    def _launch(self, job: JobDir) -> None:
+    def _launch(self, job: JobDir) -> bool:
+        """Start the worker for the job's next attempt, exactly once per attempt (an atomic
+        marker: the creator and a process adopting its orphan may both try)."""
+        attempt = int(job.read_status().get("attempts") or 0)
+        try:
+            os.close(os.open(job.path / f".launch-{attempt}",
+                             os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
         spec = job.read_spec()
         try:
             pid = start_worker(job, gpus=spec.get("gpus"), python=spec.get("python"),
@@ -270,6 +279,19 @@ class LocalProvider(Provider):
         attempts = int(job.read_status().get("attempts") or 0) + 1
         job.update_status(pid=pid, attempts=attempts)
         job.append_event(f"worker launched (pid {pid})", type="launch", data={"pid": pid})
+        return True
+
+    def _adopt_unlaunched(self, job: JobDir, status: dict[str, Any]) -> dict[str, Any]:
+        """Launch a queued job whose creator died between recording it and starting its worker
+        (a killed ``finetune bakeoff``/``train``): the rerun that finds it gets it trained,
+        not reported lost. Racing a creator still inside ``create_job`` is harmless: the
+        launch marker lets one of them start the worker."""
+        if status.get("pid") or status.get("attempts") or status.get("status") != "queued":
+            return status
+        if self._launch(job):
+            job.append_event("adopted: its creator stopped before starting the worker",
+                             type="status")
+        return job.read_status()
 
     def get_job(self, job_id: str) -> Job:
         job = self._job_dir(job_id)
@@ -278,6 +300,7 @@ class LocalProvider(Provider):
             status = job.read_status()
         except CorruptStatusError as exc:
             return unreadable_job(job, spec, str(exc), provider=self.name)
+        status = self._adopt_unlaunched(job, status)
         raw = status.get("status", "queued")
         if raw in ("queued", "running") and worker_gone(status):
             status = mark_lost(job, status)
