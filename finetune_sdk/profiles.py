@@ -73,11 +73,19 @@ class ProviderProfile:
     def title(self) -> str:
         return self.display_name or self.name
 
-    def adapter_class(self) -> type[Provider]:
-        """The adapter class (raises ProviderNotInstalledError with a pip hint)."""
+    def import_adapter(self) -> type[Provider]:
+        """Import the adapter class from ``adapter`` (raises ProviderNotInstalledError with a
+        pip hint). The registry calls it once and caches the class; use ``adapter_class``."""
         module_name, _, attr = self.adapter.partition(":")
         cls: type[Provider] = getattr(self._import(module_name, self.extra or self.name), attr)
         return cls
+
+    def adapter_class(self) -> type[Provider]:
+        """The registered adapter class: the registry's, so a class registered as an object
+        (``register_provider(name, cls)``, importable or not) is the one used."""
+        from .registry import get_provider_class
+
+        return get_provider_class(self.name)
 
     def capabilities(self) -> Capabilities:
         return self.adapter_class().capabilities
@@ -102,10 +110,7 @@ class ProviderProfile:
         else:
             module_name, _, attr = ref.partition(":")
             pack = getattr(self._import(module_name, self.extra), attr)
-        try:
-            caps = self.capabilities()
-        except ProviderNotInstalledError:
-            return pack  # validate works without the SDK; the pack's own numbers stand
+        caps = self.capabilities()  # adapters import their SDK lazily: no extra needed here
         return replace(pack, methods=frozenset(caps.methods),
                        max_file_bytes=caps.max_upload_bytes)
 
@@ -192,7 +197,7 @@ def third_party_profile(name: str, path: str, cls: type | None = None) -> Provid
     """The profile a registered class declares (``provider_profile``), under its registry name."""
     base = ProviderProfile(name, path)
     if cls is None:
-        cls = base.adapter_class()
+        cls = base.import_adapter()
     declared = getattr(cls, "provider_profile", None)
     if declared is None:
         return base

@@ -102,7 +102,7 @@ def get_provider_class(name: str) -> type[Provider]:
     key = canonical_name(name)
     if key in _classes:
         return _classes[key]
-    cls = _registry[key].adapter_class()
+    cls = _registry[key].import_adapter()
     _classes[key] = cls
     return cls
 

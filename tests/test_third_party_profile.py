@@ -144,3 +144,24 @@ def test_the_profile_is_read_in_process(plugin, monkeypatch):
     assert profile.facts() is None  # no catalog shipped: preflight warns, never blocks
     openai = profile_of("openai").facts()
     assert openai is not None and openai.find("gpt-4.1-mini-2025-04-14") is not None
+
+
+def test_a_class_registered_as_an_object_is_the_one_its_profile_reads(monkeypatch):
+    # register_provider(name, cls) with a class no import path reaches (defined in a function)
+    from finetune_sdk import registry
+    from finetune_sdk.data.rules import rules_for
+    from finetune_sdk.profiles import profile_of
+    from finetune_sdk.providers.fake import FakeProvider
+    from finetune_sdk.types import Capabilities
+
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))
+    monkeypatch.setattr(registry, "_resolved", set(registry._resolved))
+    monkeypatch.setattr(registry, "_classes", dict(registry._classes))
+
+    class Local(FakeProvider):
+        capabilities = Capabilities(methods={"sft"}, max_upload_bytes=10)
+
+    registry.register_provider("in-process", Local)
+    assert profile_of("in-process").capabilities() is Local.capabilities
+    rules = rules_for("in-process")
+    assert rules.max_file_bytes == 10 and rules.methods == {"sft"}
