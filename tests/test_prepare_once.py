@@ -100,3 +100,25 @@ def test_bad_options_fail_in_prepare_before_anything_is_sent(tmp_path):
                                    options={"auto_advnce": False}))
     assert provider.calls["create_options"] == []
     assert list(provider.list_jobs()) == []
+
+
+def test_a_bakeoff_prepares_each_target_once(tmp_path, monkeypatch, parses):
+    # The plan prepares the spec; the run's create takes it as it is.
+    from finetune_sdk.bakeoff import bakeoff
+
+    monkeypatch.setenv("FINETUNE_SDK_HOME", str(tmp_path / "home"))
+    checks = []
+    original = FakeProvider.check_spec
+
+    def counted(self, spec):
+        checks.append(spec.client_ref)
+        return original(self, spec)
+
+    monkeypatch.setattr(FakeProvider, "check_spec", counted)
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"},
+                          {"role": "assistant", "content": f"a{i}"}]} for i in range(12)]
+    data = tmp_path / "chats.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = bakeoff(data, ["fake"], out=tmp_path / "out", evaluate=False, poll_interval=0)
+    assert [r.status for r in report.runs] == ["succeeded"]
+    assert len(checks) == 1

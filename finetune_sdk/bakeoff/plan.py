@@ -143,7 +143,8 @@ def prepare_target(plan: TargetPlan, client: Client | BaseException, *, train: P
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            client.provider.preflight(plan.spec)
+            # Prepared here once: the run's create takes the spec as it is (no second parse).
+            plan.spec = client.provider.prepare(plan.spec)
         except FinetuneError as exc:
             plan.blocked = plan.blocked or f"preflight refused it: {exc}"
     plan.preflight = list(dict.fromkeys(str(w.message) for w in caught))
