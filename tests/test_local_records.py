@@ -152,3 +152,21 @@ def test_a_job_whose_creator_died_before_the_launch_is_adopted_not_lost(provider
     # a second adopter (another process reading the job) starts nothing more
     assert LocalProvider(root=provider.root).get_job(found.id).status is JobStatus.QUEUED
     assert launches == [found.id]
+
+
+def test_a_launch_that_failed_can_be_resumed(provider, train, monkeypatch) -> None:
+    # The launch marker is per attempt; a worker that never started must not block the resume.
+    def refuse(*_a, **_k):
+        raise OSError("no such python")
+
+    monkeypatch.setattr("finetune_sdk.providers.local.start_worker", refuse)
+    spec = JobSpec(base_model="tiny", training_file=train)
+    with pytest.raises(LocalTrainerError, match="could not start the worker"):
+        provider.create_job(spec)
+    failed = provider.find_job(spec.client_ref)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    launches: list[str] = []
+    monkeypatch.setattr("finetune_sdk.providers.local.start_worker",
+                        lambda job, **_k: launches.append(job.job_id) or os.getpid())
+    assert provider.resume_job(failed.id).status is JobStatus.QUEUED
+    assert launches == [failed.id]

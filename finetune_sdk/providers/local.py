@@ -262,9 +262,9 @@ class LocalProvider(Provider):
         """Start the worker for the job's next attempt, exactly once per attempt (an atomic
         marker: the creator and a process adopting its orphan may both try)."""
         attempt = int(job.read_status().get("attempts") or 0)
+        marker = job.path / f".launch-{attempt}"
         try:
-            os.close(os.open(job.path / f".launch-{attempt}",
-                             os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
             return False
         spec = job.read_spec()
@@ -272,12 +272,12 @@ class LocalProvider(Provider):
             pid = start_worker(job, gpus=spec.get("gpus"), python=spec.get("python"),
                                **{k: spec.get(k) for k in _MULTINODE})
         except OSError as exc:
+            marker.unlink(missing_ok=True)  # nothing started: a resume may try this attempt again
             job.update_status(status="failed", finished_at=now_iso(),
                               error={"message": f"could not start the worker: {exc}",
                                      "code": "launch_failed"})
             raise LocalTrainerError(f"could not start the worker for {job.job_id}: {exc}") from None
-        attempts = int(job.read_status().get("attempts") or 0) + 1
-        job.update_status(pid=pid, attempts=attempts)
+        job.update_status(pid=pid, attempts=attempt + 1)
         job.append_event(f"worker launched (pid {pid})", type="launch", data={"pid": pid})
         return True
 
