@@ -22,14 +22,12 @@ def vendor(request):
     """(name, mock, provider) with 5 jobs on pages of 2."""
     if request.param == "huggingface":
         pytest.importorskip("huggingface_hub")
-        from test_huggingface_conformance import mount_hub_mock
+        from test_huggingface_conformance import make_provider, mount_hub_mock
 
-        from finetune_sdk.providers.huggingface.adapter import HuggingFaceProvider
 
         mock = mount_hub_mock(request.getfixturevalue("httpx2_mock"),
                               request.getfixturevalue("monkeypatch"))
-        provider = HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace,
-                                       endpoint=mock.base_url)
+        provider = make_provider(mock)
     elif request.param == "gemini":
         mock = VertexMockServer()
         provider = gemini.make_provider(mock, SENTINEL_SECRET)

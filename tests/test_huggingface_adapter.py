@@ -11,7 +11,7 @@ import shlex
 import httpx2
 import pytest
 from huggingface_hub import JobStage
-from test_huggingface_conformance import mount_hub_mock
+from test_huggingface_conformance import make_provider, mount_hub_mock
 
 from finetune_sdk import Client
 from finetune_sdk.errors import (
@@ -48,8 +48,7 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def provider(mock, sleeps) -> HuggingFaceProvider:
-    return HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace, endpoint=mock.base_url,
-                               retry=RetryPolicy(max_attempts=3, sleep=sleeps.append))
+    return make_provider(mock, retry=RetryPolicy(max_attempts=3, sleep=sleeps.append))
 
 
 @pytest.fixture

@@ -6,10 +6,12 @@ passed explicitly (never read from disk) and ``namespace`` is set, so no whoami 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from finetune_sdk.providers.huggingface.adapter import HuggingFaceProvider
-from finetune_sdk.testing.conformance import ProviderConformance
+from finetune_sdk.testing.conformance import SENTINEL_SECRET, ProviderConformance
 from finetune_sdk.testing.mock_servers.huggingface import HuggingFaceMockServer
 
 
@@ -24,6 +26,12 @@ def mount_hub_mock(httpx2_mock, monkeypatch) -> HuggingFaceMockServer:
     return server
 
 
+def make_provider(mock: HuggingFaceMockServer, secret: str = SENTINEL_SECRET,
+                  **kwargs: Any) -> HuggingFaceProvider:
+    """The adapter pointed at ``mock`` (its namespace and endpoint), as every HF test builds it."""
+    return HuggingFaceProvider(secret, namespace=mock.namespace, endpoint=mock.base_url, **kwargs)
+
+
 class TestHuggingFaceConformance(ProviderConformance):
     base_model = "HuggingFaceTB/SmolLM2-135M-Instruct"
     missing_job_id = "0000000000000000deadbeef"
@@ -35,5 +43,4 @@ class TestHuggingFaceConformance(ProviderConformance):
 
     @pytest.fixture
     def provider(self, mock, retry_policy, secret):
-        return HuggingFaceProvider(secret, namespace=mock.namespace, endpoint=mock.base_url,
-                                   retry=retry_policy)
+        return make_provider(mock, secret, retry=retry_policy)

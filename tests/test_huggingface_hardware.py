@@ -8,7 +8,7 @@ import json
 import warnings
 
 import pytest
-from test_huggingface_conformance import mount_hub_mock
+from test_huggingface_conformance import make_provider, mount_hub_mock
 
 from finetune_sdk import Client
 from finetune_sdk.errors import ConfigurationError
@@ -16,7 +16,7 @@ from finetune_sdk.provider import PreflightWarning
 from finetune_sdk.providers.huggingface import hardware
 from finetune_sdk.providers.huggingface.adapter import HuggingFaceOptions, HuggingFaceProvider
 from finetune_sdk.retry import RetryPolicy
-from finetune_sdk.testing.conformance import SENTINEL_SECRET, write_chat_jsonl
+from finetune_sdk.testing.conformance import write_chat_jsonl
 from finetune_sdk.types import Hyperparameters, JobSpec
 
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
@@ -30,8 +30,7 @@ def mock(httpx2_mock, monkeypatch):
 
 @pytest.fixture
 def provider(mock) -> HuggingFaceProvider:
-    return HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace, endpoint=mock.base_url,
-                               retry=RetryPolicy(max_attempts=1, sleep=lambda s: None))
+    return make_provider(mock, retry=RetryPolicy(max_attempts=1, sleep=lambda s: None))
 
 
 @pytest.fixture

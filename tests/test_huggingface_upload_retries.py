@@ -11,14 +11,14 @@ import re
 
 import huggingface_hub.utils._http as hub_http
 import pytest
-from test_huggingface_conformance import mount_hub_mock
+from test_huggingface_conformance import make_provider, mount_hub_mock
 
 from finetune_sdk import Client
 from finetune_sdk.errors import APIStatusError
 from finetune_sdk.providers.huggingface.adapter import HuggingFaceProvider
 from finetune_sdk.providers.huggingface.hub_retries import HUB_RETRIED_STATUSES
 from finetune_sdk.retry import RetryPolicy
-from finetune_sdk.testing.conformance import SENTINEL_SECRET, write_chat_jsonl
+from finetune_sdk.testing.conformance import write_chat_jsonl
 
 PREUPLOAD = r"^POST /api/datasets/.+/preupload/"
 COMMIT = r"^POST /api/datasets/.+/commit/"
@@ -46,8 +46,7 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def provider(mock, sleeps) -> HuggingFaceProvider:
     # RetryPolicy's defaults (max_attempts and all), only its sleeps recorded.
-    return HuggingFaceProvider(SENTINEL_SECRET, namespace=mock.namespace,
-                               endpoint=mock.base_url, retry=RetryPolicy(sleep=sleeps.append))
+    return make_provider(mock, retry=RetryPolicy(sleep=sleeps.append))
 
 
 @pytest.fixture
